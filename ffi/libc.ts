@@ -1,0 +1,126 @@
+/**
+ * The one table of libc symbols nsnet calls, and the lazily opened library.
+ *
+ * Nothing here runs at import time: `mod.ts` can be imported (for docs, for
+ * `--help`, by tests without FFI permission) and libc is opened on the first
+ * call that needs it.
+ *
+ * @module
+ */
+
+/** Every libc symbol nsnet uses, with its C signature beside it. */
+export const LIBC_SYMBOLS = {
+  // int unshare(int flags)
+  unshare: { parameters: ["i32"], result: "i32" },
+  // int setns(int fd, int nstype)
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  // int open(const char *path, int flags, mode_t mode)
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  // int close(int fd)
+  close: { parameters: ["i32"], result: "i32" },
+  // int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)
+  mount: {
+    parameters: ["buffer", "buffer", "buffer", "u64", "buffer"],
+    result: "i32",
+  },
+  // int umount2(const char *target, int flags)
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  // int kill(pid_t pid, int sig)
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  // int pidfd_open(pid_t pid, unsigned int flags)
+  pidfd_open: { parameters: ["i32", "u32"], result: "i32" },
+  // int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
+  pidfd_send_signal: {
+    parameters: ["i32", "i32", "pointer", "u32"],
+    result: "i32",
+  },
+  // int flock(int fd, int operation)
+  flock: { parameters: ["i32", "i32"], result: "i32" },
+  // int statfs(const char *path, struct statfs *buf)
+  statfs: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int fstat(int fd, struct stat *buf)
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  // int ioctl(int fd, unsigned long request, ...) — only argument-less requests
+  ioctl: { parameters: ["i32", "u64"], result: "i32" },
+  // pid_t gettid(void)
+  gettid: { parameters: [], result: "i32" },
+  // uid_t getuid(void)
+  getuid: { parameters: [], result: "u32" },
+  // uid_t geteuid(void)
+  geteuid: { parameters: [], result: "u32" },
+  // int socket(int domain, int type, int protocol)
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int bind(int fd, const struct sockaddr *addr, socklen_t len)
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  // int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+  // ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr, socklen_t alen)
+  sendto: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
+    result: "isize",
+  },
+  // ssize_t recv(int fd, void *buf, size_t len, int flags)
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  // int *__errno_location(void)
+  __errno_location: { parameters: [], result: "pointer" },
+  // void *memcpy(void *dest, const void *src, size_t n) — reads errno without
+  // UnsafePointerView, which would need an unscoped --allow-ffi.
+  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The typed symbols of the opened libc. */
+export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+
+/**
+ * Where libc is loaded from: `NSNET_LIBC` when set, else the soname. A scoped
+ * `--allow-ffi=PATH` needs the absolute path (a bare name is resolved against
+ * the current directory by the permission check).
+ */
+function libcPath(): string {
+  try {
+    return Deno.env.get("NSNET_LIBC") ?? "libc.so.6";
+  } catch {
+    return "libc.so.6";
+  }
+}
+
+let library: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined;
+
+/** Opens libc on first use and returns its symbols. */
+export function libc(): Libc {
+  if (library === undefined) {
+    try {
+      library = Deno.dlopen(libcPath(), LIBC_SYMBOLS);
+    } catch (cause) {
+      throw new Error(
+        `cannot load libc (${libcPath()}): run with --allow-ffi, or set NSNET_LIBC to libc's absolute path`,
+        { cause },
+      );
+    }
+  }
+  return library.symbols;
+}
+
+const errnoCell = new Int32Array(1);
+
+/**
+ * The calling thread's errno. Read it right after the failing call, on the same
+ * thread: any call in between may overwrite it.
+ */
+export function errno(): number {
+  const sym = libc();
+  sym.memcpy(errnoCell, sym.__errno_location(), 4n);
+  return errnoCell[0]!;
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated copy of `s` for passing as `const char *`. */
+export function cString(s: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(s + "\0");
+}

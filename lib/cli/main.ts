@@ -1,0 +1,101 @@
+/**
+ * The nsnet command line: the program, its global options, and the one place
+ * where errors become a one-line message and an exit status.
+ *
+ * @module
+ */
+
+import {
+  Command,
+  CommanderError,
+  type CommandUnknownOpts,
+} from "@commander-js/extra-typings";
+import { NsnetError } from "../errors.ts";
+import { debug, setDebug } from "../log.ts";
+import { netnsCommands } from "./netns.ts";
+import { EXIT, ExitRequest } from "./output.ts";
+
+/** nsnet's version, as published. */
+export const VERSION = "0.1.0";
+
+function buildProgram(): Command {
+  const program = new Command("nsnet")
+    .description(
+      "Linux network namespaces, root and rootless: make, enter, inspect and remove them.",
+    )
+    .version(VERSION)
+    .option(
+      "--debug",
+      "log what nsnet does (and helper output) to standard error",
+    )
+    .enablePositionalOptions()
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .addHelpText(
+      "after",
+      `
+Exit status: 0 success, 1 failure (the message says why), 2 bad usage;
+exec and run pass the command's status through, 125 when nsnet failed first,
+126 when the command could not be run, 127 when it was not found.`,
+    );
+  program.hook("preAction", (cmd) => {
+    if (cmd.opts().debug || Deno.env.get("NSNET_DEBUG") === "1") setDebug(true);
+  });
+  for (const command of netnsCommands()) program.addCommand(command);
+  inheritErrorHandling(program);
+  return program;
+}
+
+/** Makes every subcommand throw instead of exiting, as `addCommand` does not pass that on. */
+function inheritErrorHandling(command: CommandUnknownOpts): void {
+  for (const sub of command.commands) {
+    sub.exitOverride()
+      .showHelpAfterError("(run with --help for usage)")
+      .configureOutput({ outputError: (text, write) => write(text) });
+    inheritErrorHandling(sub);
+  }
+}
+
+/**
+ * Runs the nsnet CLI with `args` (without the program name) and returns the
+ * exit status. Errors are printed as one line to standard error.
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...args], { from: "user" });
+    return EXIT.OK;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof ExitRequest) return error.code;
+  if (error instanceof CommanderError) {
+    const quiet = [
+      "commander.helpDisplayed",
+      "commander.version",
+      "commander.help",
+    ];
+    return quiet.includes(error.code) ? EXIT.OK : EXIT.USAGE;
+  }
+  if (error instanceof NsnetError) {
+    const hint = error.hint === undefined ? "" : ` (${error.hint})`;
+    console.error(`nsnet: ${error.message}${hint}`);
+    debug(error.stack ?? "");
+    return EXIT.FAILURE;
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    console.error(
+      `nsnet: ${error.message} (run with --allow-all, as the compiled binary does)`,
+    );
+    return EXIT.FAILURE;
+  }
+  console.error(
+    `nsnet: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  debug(error instanceof Error ? error.stack ?? "" : "");
+  return EXIT.FAILURE;
+}

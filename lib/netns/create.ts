@@ -1,0 +1,157 @@
+/**
+ * Making named network namespaces: new ones (S9), and a process's own bound
+ * under a new name (S10). Each creation either completes or leaves nothing
+ * behind: no file, no mount, no open fd, and the thread where it was.
+ *
+ * @module
+ */
+
+import {
+  CLONE,
+  close,
+  fstatIdentity,
+  mount,
+  MS,
+  O,
+  openPath,
+  unshare,
+} from "../../ffi/syscalls.ts";
+import { NamespaceExistsError, NsnetError, SyscallError } from "../errors.ts";
+import { checkFault } from "./_faults.ts";
+import { randomNSName, validateNSName } from "./name.ts";
+import { NetNS, restoreThreadNS, THREAD_NETNS_PATH } from "./netns.ts";
+import { nsRunDir, prepareRunDir } from "./run_dir.ts";
+import { detachAndRemove } from "./teardown.ts";
+
+/** How many random names {@linkcode newNS} tries before giving up. */
+const MAX_NAME_ATTEMPTS = 10_000;
+
+/** Options for creating a namespace. */
+export interface CreateOptions {
+  /** The run dir to create it in; default {@linkcode nsRunDir}. */
+  runDir?: string;
+}
+
+/** Makes a new network namespace with a random `netns-…` name (S9). */
+export function newNS(options: CreateOptions = {}): NetNS {
+  return withRandomName(options, (path) => createAt(path, bindNewNamespace));
+}
+
+/** Makes a new network namespace called `name`; fails if the name is taken. */
+export function newNSWithName(
+  name: string,
+  options: CreateOptions = {},
+): NetNS {
+  validateNSName(name);
+  const dir = options.runDir ?? nsRunDir();
+  prepareRunDir(dir);
+  return createAt(`${dir}/${name}`, bindNewNamespace);
+}
+
+/** Options for {@linkcode adoptProcessNetNS}. */
+export interface AdoptOptions extends CreateOptions {
+  /** The name to bind it under; default a random `netns-…` name. */
+  name?: string;
+}
+
+/**
+ * Binds the network namespace of process `pid` under a new name (S10), so
+ * that it outlives the process. The name is random unless one is given.
+ */
+export function adoptProcessNetNS(
+  pid: number,
+  options: AdoptOptions = {},
+): NetNS {
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    throw new NsnetError(`invalid pid ${pid}`, {
+      hint: "give the pid of a running process",
+    });
+  }
+  if (options.name !== undefined) validateNSName(options.name);
+  const source = `/proc/${pid}/ns/net`;
+  const bindProcess = (path: string): NetNS =>
+    createAt(path, (target) => {
+      try {
+        mount(source, target, "none", MS.BIND);
+      } catch (error) {
+        if (error instanceof SyscallError && error.code === "ENOENT") {
+          throw new NsnetError(`no process with pid ${pid}`, {
+            hint: "the process may have exited",
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    });
+  if (options.name === undefined) return withRandomName(options, bindProcess);
+  const dir = options.runDir ?? nsRunDir();
+  prepareRunDir(dir);
+  return bindProcess(`${dir}/${options.name}`);
+}
+
+function withRandomName(
+  options: CreateOptions,
+  create: (path: string) => NetNS,
+): NetNS {
+  const dir = options.runDir ?? nsRunDir();
+  prepareRunDir(dir);
+  for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
+    try {
+      return create(`${dir}/${randomNSName()}`);
+    } catch (error) {
+      if (!(error instanceof NamespaceExistsError)) throw error;
+    }
+  }
+  throw new NsnetError(
+    `no free namespace name in ${dir} after ${MAX_NAME_ATTEMPTS} attempts`,
+  );
+}
+
+/**
+ * Creates the mount point at `path` (exclusively), lets `bind` mount a
+ * namespace on it, and opens the result. On any failure undoes what it did.
+ */
+function createAt(path: string, bind: (path: string) => void): NetNS {
+  try {
+    close(openPath(path, O.RDONLY | O.CREAT | O.EXCL, 0o444));
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === "EEXIST") {
+      throw new NamespaceExistsError(path, { cause: error });
+    }
+    throw error;
+  }
+  let fd = -1;
+  try {
+    checkFault("after-create-file");
+    bind(path);
+    checkFault("after-mount");
+    fd = openPath(path, O.RDONLY);
+    checkFault("after-open");
+    const { dev, ino } = fstatIdentity(fd, path);
+    return new NetNS(path, fd, dev, ino);
+  } catch (error) {
+    if (fd >= 0) close(fd);
+    detachAndRemove(path);
+    throw error;
+  }
+}
+
+/**
+ * Moves the calling thread into a fresh network namespace, binds it onto
+ * `path`, and moves the thread back, whatever happens in between.
+ */
+function bindNewNamespace(path: string): void {
+  const origin = openPath(THREAD_NETNS_PATH, O.RDONLY);
+  try {
+    unshare(CLONE.NEWNET);
+  } catch (error) {
+    close(origin);
+    throw error;
+  }
+  try {
+    checkFault("after-unshare");
+    mount(THREAD_NETNS_PATH, path, "none", MS.BIND);
+  } finally {
+    restoreThreadNS(origin);
+  }
+}

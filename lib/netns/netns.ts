@@ -1,0 +1,205 @@
+/**
+ * The {@linkcode NetNS} handle: an open network namespace, and the one safe way
+ * to run code inside it on the calling thread.
+ *
+ * @module
+ */
+
+import {
+  CLONE,
+  close,
+  FS_MAGIC,
+  fstatIdentity,
+  namespaceType,
+  O,
+  openPath,
+  setns,
+  statfsType,
+} from "../../ffi/syscalls.ts";
+import {
+  NamespaceNotFoundError,
+  NotANamespaceError,
+  NsnetError,
+  SyscallError,
+} from "../errors.ts";
+
+/** The network namespace of the calling thread. */
+export const THREAD_NETNS_PATH = "/proc/thread-self/ns/net";
+
+/** An open network namespace. Close it (or `using` it) when done. */
+export class NetNS {
+  /** The path it was opened from. */
+  readonly path: string;
+  /** Device number of the namespace (nsfs). */
+  readonly dev: bigint;
+  /** Inode number of the namespace: what `ip netns identify` compares. */
+  readonly ino: bigint;
+  #fd: number;
+
+  /** Wraps an already validated, open namespace fd. Use {@linkcode getNS} instead. */
+  constructor(path: string, fd: number, dev: bigint, ino: bigint) {
+    this.path = path;
+    this.#fd = fd;
+    this.dev = dev;
+    this.ino = ino;
+  }
+
+  /** The open file descriptor; -1 after {@linkcode NetNS.close}. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** Whether {@linkcode NetNS.close} has been called. */
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** Whether `other` is the same namespace (same device and inode). */
+  equals(other: { dev: bigint; ino: bigint }): boolean {
+    return this.dev === other.dev && this.ino === other.ino;
+  }
+
+  /**
+   * Runs `fn` with the calling thread inside this namespace, then switches
+   * back, also when `fn` throws. Sockets, child processes and Workers made by
+   * `fn` stay in this namespace after the switch back.
+   *
+   * `fn` must be synchronous: an `await` would let other code run inside the
+   * namespace, and the rest of `fn` would run outside it. A function that
+   * returns a Promise is refused.
+   */
+  run<T>(fn: () => T): T {
+    if (this.closed) {
+      throw new NsnetError(`namespace handle for ${this.path} is closed`);
+    }
+    if (fn.constructor.name === "AsyncFunction") {
+      throw new NsnetError(
+        "NetNS.run takes a synchronous function; an async one would leave the namespace at its first await",
+        {
+          hint:
+            "create sockets or spawn processes synchronously inside run(), and await them outside",
+        },
+      );
+    }
+    const origin = openPath(THREAD_NETNS_PATH, O.RDONLY);
+    try {
+      setns(this.#fd, CLONE.NEWNET, this.path);
+    } catch (error) {
+      close(origin);
+      throw error;
+    }
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      restoreThreadNS(origin);
+    }
+    if (isThenable(result)) {
+      throw new NsnetError(
+        "NetNS.run: the function returned a Promise; only its synchronous part ran inside the namespace",
+        { hint: "do the asynchronous part after run() returns" },
+      );
+    }
+    return result;
+  }
+
+  /** Closes the handle; the namespace lives on while it is mounted or used. Idempotent. */
+  close(): void {
+    if (this.#fd >= 0) {
+      const fd = this.#fd;
+      this.#fd = -1;
+      close(fd);
+    }
+  }
+
+  /** Closes the handle at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Switches the calling thread back to the network namespace behind the fd
+ * `origin` and closes it. If that fails the thread would run on in a foreign
+ * namespace, where every later socket or process would silently land: the
+ * process is stopped instead.
+ */
+export function restoreThreadNS(origin: number): void {
+  try {
+    setns(origin, CLONE.NEWNET, THREAD_NETNS_PATH);
+  } catch (error) {
+    console.error(
+      `nsnet: fatal: cannot return the thread to its network namespace: ${error}`,
+    );
+    Deno.exit(70);
+  }
+  close(origin);
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/**
+ * Opens the network namespace at `path` (a file under a netns run dir, or
+ * `/proc/PID/ns/net`). A missing path and a path that holds no network
+ * namespace raise different errors.
+ */
+export function getNS(path: string): NetNS {
+  let magic: number;
+  try {
+    magic = statfsType(path);
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === "ENOENT") {
+      throw new NamespaceNotFoundError(path, { cause: error });
+    }
+    throw error;
+  }
+  if (magic !== FS_MAGIC.NSFS && magic !== FS_MAGIC.PROC) {
+    throw new NotANamespaceError(
+      path,
+      `unknown filesystem magic 0x${magic.toString(16)}`,
+    );
+  }
+  let fd: number;
+  try {
+    fd = openPath(path, O.RDONLY);
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === "ENOENT") {
+      throw new NamespaceNotFoundError(path, { cause: error });
+    }
+    throw error;
+  }
+  try {
+    let type: number;
+    try {
+      type = namespaceType(fd, path);
+    } catch (error) {
+      throw new NotANamespaceError(path, "no namespace behind it", {
+        cause: error,
+      });
+    }
+    if (type !== CLONE.NEWNET) {
+      throw new NotANamespaceError(
+        path,
+        "a namespace, but not a network namespace",
+      );
+    }
+    const { dev, ino } = fstatIdentity(fd, path);
+    return new NetNS(path, fd, dev, ino);
+  } catch (error) {
+    close(fd);
+    throw error;
+  }
+}
+
+/** Opens the calling thread's current network namespace. */
+export function currentNS(): NetNS {
+  return getNS(THREAD_NETNS_PATH);
+}
+
+/** Opens the network namespace of process `pid`. */
+export function processNS(pid: number): NetNS {
+  return getNS(`/proc/${pid}/ns/net`);
+}

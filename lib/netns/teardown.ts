@@ -1,0 +1,74 @@
+/**
+ * Removing named network namespaces: detach the mount, remove the file,
+ * tolerate what is already gone, and retry a busy file for a bounded time.
+ *
+ * @module
+ */
+
+import { MNT, umount2 } from "../../ffi/syscalls.ts";
+import { NsnetError, SyscallError } from "../errors.ts";
+import type { NetNS } from "./netns.ts";
+
+/** Options for {@linkcode unmountNS}. */
+export interface UnmountOptions {
+  /** How long to keep retrying a file that is busy (EBUSY), in ms. Default 10 s. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Unmounts and removes a namespace file, closing the handle if one is given.
+ * Paths under `/proc` (a process's own namespace) are only closed. A mount
+ * or file that is already gone is not an error; the namespace itself lives
+ * on while a process or open fd still uses it.
+ */
+export function unmountNS(
+  ns: NetNS | string,
+  options: UnmountOptions = {},
+): void {
+  const path = typeof ns === "string" ? ns : ns.path;
+  if (typeof ns !== "string") ns.close();
+  if (path.startsWith("/proc/")) return;
+  detachAndRemove(path, options.busyTimeoutMs);
+}
+
+/** Lazily unmounts `path` if it is a mount point, then removes the file. */
+export function detachAndRemove(path: string, busyTimeoutMs = 10_000): void {
+  try {
+    umount2(path, MNT.DETACH);
+  } catch (error) {
+    // EINVAL: not a mount point (a stale file); ENOENT: already gone.
+    if (
+      !(error instanceof SyscallError) ||
+      (error.code !== "EINVAL" && error.code !== "ENOENT")
+    ) {
+      throw error;
+    }
+  }
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      Deno.removeSync(path);
+      return;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      if (!(error instanceof Deno.errors.Busy) || Date.now() >= deadline) {
+        throw new NsnetError(
+          `cannot remove namespace file ${path}: ${(error as Error).message}`,
+          {
+            hint: error instanceof Deno.errors.Busy
+              ? "something still has it mounted: see `grep nsfs /proc/self/mountinfo`"
+              : undefined,
+            cause: error,
+          },
+        );
+      }
+      sleepSync(10);
+    }
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}

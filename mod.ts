@@ -1,0 +1,68 @@
+/**
+ * nsnet: Linux network namespaces from Deno, root and rootless.
+ *
+ * ```ts
+ * import { newNSWithName, unmountNS } from "@nsnet/nsnet";
+ *
+ * const ns = newNSWithName("blue");
+ * try {
+ *   // Sockets and processes made inside run() stay in the namespace.
+ *   const listener = ns.run(() => Deno.listen({ hostname: "127.0.0.1", port: 8080 }));
+ *   listener.close();
+ * } finally {
+ *   unmountNS(ns);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  InvalidArgumentError,
+  NamespaceExistsError,
+  NamespaceNotFoundError,
+  NotANamespaceError,
+  NsnetError,
+  type NsnetErrorOptions,
+  SyscallError,
+} from "./lib/errors.ts";
+export {
+  currentNS,
+  getNS,
+  NetNS,
+  processNS,
+  THREAD_NETNS_PATH,
+} from "./lib/netns/netns.ts";
+export {
+  type AdoptOptions,
+  adoptProcessNetNS,
+  type CreateOptions,
+  newNS,
+  newNSWithName,
+} from "./lib/netns/create.ts";
+export { unmountNS, type UnmountOptions } from "./lib/netns/teardown.ts";
+export {
+  identifyPID,
+  listNS,
+  type NSEntry,
+  pidsInNS,
+} from "./lib/netns/list.ts";
+export {
+  MAX_NAME_BYTES,
+  randomNSName,
+  validateNSName,
+} from "./lib/netns/name.ts";
+export {
+  nsPath,
+  nsRunDir,
+  prepareRunDir,
+  ROOT_NETNS_RUN_DIR,
+} from "./lib/netns/run_dir.ts";
+export { isRootless } from "./lib/rootless.ts";
+export {
+  debug,
+  debugEnabled,
+  logHelperOutput,
+  setDebug,
+  warn,
+} from "./lib/log.ts";

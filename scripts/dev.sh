@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine for nsnet and runs one of its jobs.
+#
+#   bash scripts/dev.sh demo    the main job: a namespace made, used, shown and removed
+#   bash scripts/dev.sh test    the whole test suite (as root)
+#   bash scripts/dev.sh check   fmt, lint, type-check, doc lint, publish dry run
+#   bash scripts/dev.sh bench   benchmarks, nsnet side by side with its peers
+#   bash scripts/dev.sh deno …  any deno command with the project's Deno
+#
+# Installs what is missing and nothing else: Debian packages with apt-get (as root), and
+# Deno 2.9.6 from the npm registry into .tools/ (JSR is not needed: no jsr: imports).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+DENO_VERSION=2.9.6
+# Packages the tests and benchmarks drive as peers or need as helpers.
+PACKAGES=(iproute2 util-linux procps uidmap slirp4netns passt nftables python3-pyroute2)
+
+log() { printf '\033[1m[nsnet]\033[0m %s\n' "$*" >&2; }
+
+install_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    log "missing Debian packages: ${missing[*]} (run as root to install them)"
+    return 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+deno_bin() {
+  local bin="$here/.tools/node_modules/@deno/linux-x64-glibc/deno"
+  [ "$(uname -m)" = aarch64 ] && bin="$here/.tools/node_modules/@deno/linux-arm64-glibc/deno"
+  if ! [ -x "$bin" ] || [ "$("$bin" --version 2>/dev/null | head -1 | cut -d' ' -f2)" != "$DENO_VERSION" ]; then
+    command -v npm >/dev/null || { log "npm is needed to fetch Deno: apt-get install npm"; exit 1; }
+    log "installing Deno $DENO_VERSION from npm into .tools/"
+    npm install --silent --no-audit --no-fund --prefix "$here/.tools" "deno@$DENO_VERSION" >&2
+  fi
+  printf '%s\n' "$bin"
+}
+
+job=${1:-help}
+[ $# -gt 0 ] && shift
+case "$job" in
+  demo)
+    install_packages
+    DENO=$(deno_bin); export DENO
+    "$DENO" install --quiet
+    exec "$DENO" task demo "$@"
+    ;;
+  test)
+    install_packages
+    DENO=$(deno_bin); export DENO
+    "$DENO" install --quiet
+    exec "$DENO" task test "$@"
+    ;;
+  check)
+    DENO=$(deno_bin)
+    "$DENO" install --quiet
+    "$DENO" task check
+    exec "$DENO" publish --dry-run --allow-dirty --quiet
+    ;;
+  bench)
+    install_packages
+    DENO=$(deno_bin); export DENO
+    "$DENO" install --quiet
+    "$DENO" task bench "$@"
+    exec "$DENO" task compare
+    ;;
+  deno)
+    DENO=$(deno_bin)
+    exec "$DENO" "$@"
+    ;;
+  *)
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    [ "$job" = help ] || exit 2
+    ;;
+esac

@@ -1,0 +1,99 @@
+/**
+ * Shared test helpers: every nsnet test runs through {@linkcode nsTest}, which
+ * checks the invariant the whole project relies on — after any call, normal or
+ * failed, the calling thread is in the same network namespace as before.
+ */
+import { assertEquals } from "node:assert/strict";
+
+/** The calling thread's network namespace, as the kernel names it (`net:[4026531840]`). */
+export function threadNetns(): string {
+  return Deno.readLinkSync("/proc/thread-self/ns/net");
+}
+
+/** The process's mount namespace. */
+export function processMountns(): string {
+  return Deno.readLinkSync("/proc/self/ns/mnt");
+}
+
+/** `Deno.test` plus the namespace invariant checked after the test body. */
+export function nsTest(
+  name: string,
+  fn: (t: Deno.TestContext) => void | Promise<void>,
+  options: { ignore?: boolean } = {},
+): void {
+  Deno.test({
+    name,
+    ignore: options.ignore,
+    sanitizeResources: true,
+    sanitizeOps: true,
+    async fn(t): Promise<void> {
+      const netBefore = threadNetns();
+      const mntBefore = processMountns();
+      await fn(t);
+      assertEquals(
+        threadNetns(),
+        netBefore,
+        "thread left in another network namespace",
+      );
+      assertEquals(
+        processMountns(),
+        mntBefore,
+        "process left in another mount namespace",
+      );
+    },
+  });
+}
+
+let counter = 0;
+
+/** A namespace name unique to this test process, easy to spot if one leaks. */
+export function uniqueName(tag = "t"): string {
+  counter++;
+  return `nsnet-test-${Deno.pid}-${tag}-${counter}`;
+}
+
+/** Runs a command and returns its trimmed stdout; throws with stderr when it fails. */
+export function run(cmd: string, ...args: string[]): string {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" })
+    .outputSync();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${out.code}): ${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+  return text.trim();
+}
+
+/** Whether a command exits 0, output discarded. */
+export function succeeds(cmd: string, ...args: string[]): boolean {
+  return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" })
+    .outputSync().success;
+}
+
+/** Result of running the nsnet CLI. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/** Runs `nsnet ARGS…` through `deno run` with the project's Deno. */
+export async function nsnet(...args: string[]): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
