@@ -29,8 +29,10 @@ export {
 export {
   currentNS,
   getNS,
+  isIPLiteral,
   NetNS,
   processNS,
+  restoreThreadNS,
   THREAD_NETNS_PATH,
 } from "./lib/netns/netns.ts";
 export {
@@ -59,6 +61,7 @@ export {
   ROOT_NETNS_RUN_DIR,
 } from "./lib/netns/run_dir.ts";
 export { isRootless } from "./lib/rootless.ts";
+export { getEnv } from "./lib/env.ts";
 export {
   debug,
   debugEnabled,

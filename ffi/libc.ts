@@ -8,6 +8,8 @@
  * @module
  */
 
+import { getEnv } from "../lib/env.ts";
+
 /** Every libc symbol nsnet uses, with its C signature beside it. */
 export const LIBC_SYMBOLS = {
   // int unshare(int flags)
@@ -82,11 +84,7 @@ export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
  * the current directory by the permission check).
  */
 function libcPath(): string {
-  try {
-    return Deno.env.get("NSNET_LIBC") ?? "libc.so.6";
-  } catch {
-    return "libc.so.6";
-  }
+  return getEnv("NSNET_LIBC") ?? "libc.so.6";
 }
 
 let library: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined;

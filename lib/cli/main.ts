@@ -11,6 +11,7 @@ import {
   type CommandUnknownOpts,
 } from "@commander-js/extra-typings";
 import { NsnetError } from "../errors.ts";
+import { getEnv } from "../env.ts";
 import { debug, setDebug } from "../log.ts";
 import { netnsCommands } from "./netns.ts";
 import { EXIT, ExitRequest } from "./output.ts";
@@ -40,7 +41,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
 126 when the command could not be run, 127 when it was not found.`,
     );
   program.hook("preAction", (cmd) => {
-    if (cmd.opts().debug || Deno.env.get("NSNET_DEBUG") === "1") setDebug(true);
+    if (cmd.opts().debug || getEnv("NSNET_DEBUG") === "1") setDebug(true);
   });
   for (const command of netnsCommands()) program.addCommand(command);
   inheritErrorHandling(program);

@@ -6,10 +6,11 @@
  * @module
  */
 
+import { getEnv } from "../env.ts";
 import { NsnetError } from "../errors.ts";
 
 const active = new Set<string>(
-  (Deno.env.get("NSNET_FAULT") ?? "").split(",").filter((s) => s !== ""),
+  (getEnv("NSNET_FAULT") ?? "").split(",").filter((s) => s !== ""),
 );
 
 /** Makes `step` fail until {@linkcode clearFaults} is called. */

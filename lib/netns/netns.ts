@@ -103,6 +103,31 @@ export class NetNS {
     return result;
   }
 
+  /**
+   * Opens a TCP connection from inside this namespace. The socket is created
+   * synchronously while the thread is inside; the handshake completes outside.
+   * Only IP literals are accepted: a name lookup would run on another thread
+   * and create the socket later, in whatever namespace that thread is in.
+   */
+  connect(options: Deno.ConnectOptions): Promise<Deno.TcpConn> {
+    const host = options.hostname ?? "127.0.0.1";
+    if (!isIPLiteral(host)) {
+      return Promise.reject(
+        new NsnetError(
+          `NetNS.connect needs an IP address, not ${JSON.stringify(host)}`,
+          {
+            hint:
+              "a name lookup would create the socket outside the namespace; resolve it first",
+          },
+        ),
+      );
+    }
+    // Wrapped so run() sees no Promise: Deno creates the socket when connect is called.
+    return this.run(() => ({
+      pending: Deno.connect({ ...options, hostname: host }),
+    })).pending;
+  }
+
   /** Closes the handle; the namespace lives on while it is mounted or used. Idempotent. */
   close(): void {
     if (this.#fd >= 0) {
@@ -134,6 +159,15 @@ export function restoreThreadNS(origin: number): void {
     Deno.exit(70);
   }
   close(origin);
+}
+
+const IPV4 =
+  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Whether `host` is an IPv4 or IPv6 address rather than a name to look up. */
+export function isIPLiteral(host: string): boolean {
+  if (IPV4.test(host)) return true;
+  return host.includes(":") && /^[0-9a-fA-F:.]+(%[\w.-]+)?$/.test(host);
 }
 
 function isThenable(value: unknown): boolean {

@@ -16,6 +16,7 @@ import {
   O,
   openPath,
 } from "../../ffi/syscalls.ts";
+import { getEnv } from "../env.ts";
 import { isRootless } from "../rootless.ts";
 import { validateNSName } from "./name.ts";
 import { NsnetError } from "../errors.ts";
@@ -28,10 +29,10 @@ export const ROOT_NETNS_RUN_DIR = "/run/netns";
  * `$XDG_RUNTIME_DIR/netns` when rootless (as Podman).
  */
 export function nsRunDir(): string {
-  const override = Deno.env.get("NSNET_NETNS_DIR");
+  const override = getEnv("NSNET_NETNS_DIR");
   if (override) return override;
   if (!isRootless()) return ROOT_NETNS_RUN_DIR;
-  const runtime = Deno.env.get("XDG_RUNTIME_DIR");
+  const runtime = getEnv("XDG_RUNTIME_DIR");
   if (!runtime) {
     throw new NsnetError(
       "XDG_RUNTIME_DIR is not set, so rootless nsnet has no run dir",
