@@ -59,7 +59,21 @@ case "$job" in
     install_packages
     DENO=$(deno_bin); export DENO
     "$DENO" install --quiet
-    exec "$DENO" task test "$@"
+    out=$(mktemp)
+    set +e
+    NO_COLOR=1 "$DENO" task test "$@" 2>&1 | tee "$out"
+    status=${PIPESTATUS[0]}
+    set -e
+    # One plain closing line that any reader of the log understands.
+    summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$out" | tail -1)
+    rm -f "$out"
+    if [ -n "$summary" ]; then
+      passed=$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$summary")
+      failed=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")
+      ignored=$(grep -oE '[0-9]+ ignored' <<<"$summary" | cut -d' ' -f1 || true)
+      echo "tests: ${passed} passed, ${failed} failed, ${ignored:-0} skipped"
+    fi
+    exit "$status"
     ;;
   check)
     DENO=$(deno_bin)
