@@ -208,11 +208,3 @@ nsTest(
     assert(!succeeds("test", "-e", `/run/netns/${stale}`));
   },
 );
-
-nsTest("nsnet --debug logs to standard error", async () => {
-  const missing = uniqueName("dbg");
-  const out = await nsnet("--debug", "del", missing);
-  assertEquals(out.code, 1);
-  const plain = await nsnet("del", missing);
-  assert(out.stderr.length >= plain.stderr.length);
-});

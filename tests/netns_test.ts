@@ -302,6 +302,39 @@ nsTest(
 );
 
 nsTest(
+  "unmountNS peels mounts stacked on one file, and gives up on a busy file in bounded time",
+  () => {
+    const mounts = nsfsMounts();
+    const ns = newNS();
+    // Two more layers, as a duplicated mount leaves them (Podman #19721).
+    run("mount", "--bind", "/proc/self/ns/net", ns.path);
+    run("mount", "--bind", ns.path, ns.path);
+    assertEquals(nsfsMounts(), mounts + 3);
+    unmountNS(ns);
+    assertEquals(nsfsMounts(), mounts);
+    assert(!runDirEntries().includes(ns.path.slice(DIR.length + 1)));
+
+    const busy = newNS();
+    injectFault("remove-busy");
+    const started = Date.now();
+    try {
+      const error = assertThrows(
+        () => unmountNS(busy, { busyTimeoutMs: 60 }),
+        NsnetError,
+        "cannot remove",
+      );
+      assertMatch(error.hint ?? "", /still mounted after 60 ms/);
+      const waited = Date.now() - started;
+      assert(waited >= 60 && waited < 2000, `waited ${waited} ms`);
+    } finally {
+      clearFaults();
+    }
+    unmountNS(busy.path);
+    assertEquals(nsfsMounts(), mounts);
+  },
+);
+
+nsTest(
   "a stale file (no namespace mounted) is reported, listed as stale, and removable",
   () => {
     const name = uniqueName("stale");

@@ -17,6 +17,7 @@ import {
   unshare,
 } from "../../ffi/syscalls.ts";
 import { NamespaceExistsError, NsnetError, SyscallError } from "../errors.ts";
+import { debug } from "../log.ts";
 import { checkFault } from "./_faults.ts";
 import { randomNSName, validateNSName } from "./name.ts";
 import { NetNS, restoreThreadNS, THREAD_NETNS_PATH } from "./netns.ts";
@@ -128,6 +129,7 @@ function createAt(path: string, bind: (path: string) => void): NetNS {
     fd = openPath(path, O.RDONLY);
     checkFault("after-open");
     const { dev, ino } = fstatIdentity(fd, path);
+    debug(`created namespace ${path} (inode ${ino})`);
     return new NetNS(path, fd, dev, ino);
   } catch (error) {
     if (fd >= 0) close(fd);

@@ -7,6 +7,8 @@
 
 import { MNT, umount2 } from "../../ffi/syscalls.ts";
 import { NsnetError, SyscallError } from "../errors.ts";
+import { debug } from "../log.ts";
+import { checkFault } from "./_faults.ts";
 import type { NetNS } from "./netns.ts";
 
 /** Options for {@linkcode unmountNS}. */
@@ -31,32 +33,30 @@ export function unmountNS(
   detachAndRemove(path, options.busyTimeoutMs);
 }
 
-/** Lazily unmounts `path` if it is a mount point, then removes the file. */
+/**
+ * Lazily unmounts `path` and removes the file. A file that is still a mount
+ * point here (mounts stacked on it, or one made in between) is busy: detach
+ * again and retry every 10 ms until `busyTimeoutMs` has passed.
+ */
 export function detachAndRemove(path: string, busyTimeoutMs = 10_000): void {
-  try {
-    umount2(path, MNT.DETACH);
-  } catch (error) {
-    // EINVAL: not a mount point (a stale file); ENOENT: already gone.
-    if (
-      !(error instanceof SyscallError) ||
-      (error.code !== "EINVAL" && error.code !== "ENOENT")
-    ) {
-      throw error;
-    }
-  }
   const deadline = Date.now() + busyTimeoutMs;
   for (;;) {
+    detach(path);
     try {
+      checkFault("remove-busy");
       Deno.removeSync(path);
+      debug(`removed namespace ${path}`);
       return;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return;
-      if (!(error instanceof Deno.errors.Busy) || Date.now() >= deadline) {
+      // Deno raises EBUSY from unlink as a plain Error carrying the code.
+      const busy = (error as { code?: string }).code === "EBUSY" || isInjected(error);
+      if (!busy || Date.now() >= deadline) {
         throw new NsnetError(
           `cannot remove namespace file ${path}: ${(error as Error).message}`,
           {
-            hint: error instanceof Deno.errors.Busy
-              ? "something still has it mounted: see `grep nsfs /proc/self/mountinfo`"
+            hint: busy
+              ? `still mounted after ${busyTimeoutMs} ms: see \`grep ${path} /proc/self/mountinfo\``
               : undefined,
             cause: error,
           },
@@ -65,6 +65,25 @@ export function detachAndRemove(path: string, busyTimeoutMs = 10_000): void {
       sleepSync(10);
     }
   }
+}
+
+function detach(path: string): void {
+  try {
+    umount2(path, MNT.DETACH);
+  } catch (error) {
+    // EINVAL: not a mount point (a stale file, or done); ENOENT: already gone.
+    if (
+      !(error instanceof SyscallError) ||
+      (error.code !== "EINVAL" && error.code !== "ENOENT")
+    ) {
+      throw error;
+    }
+  }
+}
+
+function isInjected(error: unknown): boolean {
+  return error instanceof NsnetError &&
+    error.message.startsWith("injected fault");
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
