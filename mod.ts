@@ -27,6 +27,7 @@ export {
   SyscallError,
 } from "./lib/errors.ts";
 export {
+  canReturnTo,
   currentNS,
   getNS,
   isIPLiteral,
@@ -34,6 +35,7 @@ export {
   processNS,
   restoreThreadNS,
   THREAD_NETNS_PATH,
+  threadCanReturn,
 } from "./lib/netns/netns.ts";
 export {
   type AdoptOptions,
@@ -60,8 +62,23 @@ export {
   prepareRunDir,
   ROOT_NETNS_RUN_DIR,
 } from "./lib/netns/run_dir.ts";
-export { isRootless } from "./lib/rootless.ts";
+export { isRootless } from "./lib/rootless/detect.ts";
 export { getEnv } from "./lib/env.ts";
+export {
+  hostUid,
+  rootlessStateDir,
+  runtimeDir,
+} from "./lib/rootless/runtime_dir.ts";
+export {
+  inNsnetUserNS,
+  isPauseProcess,
+  livePause,
+  needsUserNS,
+  PAUSE_NAME,
+  pausePidFile,
+} from "./lib/rootless/userns.ts";
+export { writeFileAtomic } from "./lib/fs.ts";
+export { exitStatus, waitForwardingSignals } from "./lib/child.ts";
 export {
   debug,
   debugEnabled,

@@ -70,6 +70,8 @@ export const FS_MAGIC = {
 
 /** `ioctl` request returning the type (a `CLONE.NEW*` flag) of a namespace fd. */
 export const NS_GET_NSTYPE = 0xb703n;
+/** `ioctl` request returning an fd of the user namespace that owns a namespace. */
+export const NS_GET_USERNS = 0xb701n;
 
 function fail(call: string, subject?: string): never {
   throw new SyscallError(call, errno(), subject);
@@ -173,6 +175,13 @@ export function fstatIdentity(fd: number, subject?: string): FileIdentity {
 export function namespaceType(fd: number, subject?: string): number {
   const rc = libc().ioctl(fd, NS_GET_NSTYPE);
   if (rc < 0) fail("ioctl(NS_GET_NSTYPE)", subject ?? `fd ${fd}`);
+  return rc;
+}
+
+/** `ioctl(fd, NS_GET_USERNS)`: an fd of the user namespace owning the namespace behind `fd`. */
+export function owningUserNS(fd: number, subject?: string): number {
+  const rc = libc().ioctl(fd, NS_GET_USERNS);
+  if (rc < 0) fail("ioctl(NS_GET_USERNS)", subject ?? `fd ${fd}`);
   return rc;
 }
 

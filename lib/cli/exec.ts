@@ -6,23 +6,9 @@
  */
 
 import { NsnetError } from "../errors.ts";
-import { getNS } from "../netns/netns.ts";
+import { getNS, threadCanReturn } from "../netns/netns.ts";
+import { waitForwardingSignals } from "../child.ts";
 import { EXIT } from "./output.ts";
-
-const FORWARDED: readonly Deno.Signal[] = [
-  "SIGINT",
-  "SIGTERM",
-  "SIGHUP",
-  "SIGQUIT",
-];
-
-const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGTERM: 15,
-};
 
 /**
  * Spawns `command` with the network namespace at `path` (stdio inherited),
@@ -45,9 +31,11 @@ export async function runInNamespace(
   {
     using ns = getNS(path);
     try {
-      child = ns.run(() =>
-        new Deno.Command(program, { args, stdin: "inherit" }).spawn()
-      );
+      child = threadCanReturn()
+        ? ns.run(() =>
+          new Deno.Command(program, { args, stdin: "inherit" }).spawn()
+        )
+        : spawnWithNsenter(path, program, args);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
         console.error(`nsnet: ${program}: command not found`);
@@ -60,24 +48,20 @@ export async function runInNamespace(
       throw error;
     }
   }
-  const forwarders = FORWARDED.map((signal) => {
-    const forward = (): void => {
-      try {
-        child.kill(signal);
-      } catch {
-        // Already exited.
-      }
-    };
-    Deno.addSignalListener(signal, forward);
-    return () => Deno.removeSignalListener(signal, forward);
-  });
-  try {
-    const status = await child.status;
-    if (status.signal !== null) {
-      return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
-    }
-    return status.code;
-  } finally {
-    for (const remove of forwarders) remove();
-  }
+  return await waitForwardingSignals(child);
+}
+
+/**
+ * Rootless in the host's namespace this thread could enter but not leave, so
+ * the child enters by itself: `nsenter --net=PATH` (127/126 as a shell would).
+ */
+function spawnWithNsenter(
+  path: string,
+  program: string,
+  args: readonly string[],
+): Deno.ChildProcess {
+  return new Deno.Command("nsenter", {
+    args: [`--net=${path}`, "--", program, ...args],
+    stdin: "inherit",
+  }).spawn();
 }

@@ -14,6 +14,8 @@ import { NsnetError } from "../errors.ts";
 import { getEnv } from "../env.ts";
 import { debug, setDebug } from "../log.ts";
 import { netnsCommands } from "./netns.ts";
+import { unshareCommand } from "./unshare.ts";
+import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { EXIT, ExitRequest } from "./output.ts";
 
 /** nsnet's version, as published. */
@@ -44,6 +46,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
     if (cmd.opts().debug || getEnv("NSNET_DEBUG") === "1") setDebug(true);
   });
   for (const command of netnsCommands()) program.addCommand(command);
+  program.addCommand(unshareCommand());
   inheritErrorHandling(program);
   return program;
 }
@@ -65,11 +68,36 @@ function inheritErrorHandling(command: CommandUnknownOpts): void {
 export async function main(args: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
+    if (needsUserNS() && wantsUserNS(args)) {
+      if (args.includes("--debug") || getEnv("NSNET_DEBUG") === "1") {
+        setDebug(true);
+      }
+      return await reexecInUserNS(args);
+    }
     await program.parseAsync([...args], { from: "user" });
     return EXIT.OK;
   } catch (error) {
     return reportError(error);
   }
+}
+
+/** Commands that work without nsnet's user namespace when run unprivileged. */
+const OUTSIDE_USERNS = new Set(["help", "resolv"]);
+
+/**
+ * Whether `args` name a command that, run unprivileged, must run inside
+ * nsnet's user namespace: all but help, version and pure computations.
+ */
+function wantsUserNS(args: readonly string[]): boolean {
+  if (
+    args.some((a) =>
+      a === "--help" || a === "-h" || a === "--version" || a === "-V"
+    )
+  ) {
+    return false;
+  }
+  const command = args.find((a) => !a.startsWith("-"));
+  return command !== undefined && !OUTSIDE_USERNS.has(command);
 }
 
 function reportError(error: unknown): number {

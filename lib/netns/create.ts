@@ -20,7 +20,12 @@ import { NamespaceExistsError, NsnetError, SyscallError } from "../errors.ts";
 import { debug } from "../log.ts";
 import { checkFault } from "./_faults.ts";
 import { randomNSName, validateNSName } from "./name.ts";
-import { NetNS, restoreThreadNS, THREAD_NETNS_PATH } from "./netns.ts";
+import {
+  NetNS,
+  restoreThreadNS,
+  THREAD_NETNS_PATH,
+  threadCanReturn,
+} from "./netns.ts";
 import { nsRunDir, prepareRunDir } from "./run_dir.ts";
 import { detachAndRemove } from "./teardown.ts";
 
@@ -143,6 +148,10 @@ function createAt(path: string, bind: (path: string) => void): NetNS {
  * `path`, and moves the thread back, whatever happens in between.
  */
 function bindNewNamespace(path: string): void {
+  if (!threadCanReturn()) {
+    bindNewNamespaceInChild(path);
+    return;
+  }
   const origin = openPath(THREAD_NETNS_PATH, O.RDONLY);
   try {
     unshare(CLONE.NEWNET);
@@ -155,5 +164,31 @@ function bindNewNamespace(path: string): void {
     mount(THREAD_NETNS_PATH, path, "none", MS.BIND);
   } finally {
     restoreThreadNS(origin);
+  }
+}
+
+/**
+ * The same, for a thread that could not come back (rootless, in the host's
+ * network namespace): util-linux `unshare --net=PATH` makes the namespace in
+ * a short-lived child and binds it, and the child's exit is the way back.
+ */
+function bindNewNamespaceInChild(path: string): void {
+  checkFault("after-unshare");
+  let out: Deno.CommandOutput;
+  try {
+    out = new Deno.Command("unshare", {
+      args: [`--net=${path}`, "true"],
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+  } catch (error) {
+    throw new NsnetError("cannot run `unshare` to make a namespace rootless", {
+      hint: "install util-linux",
+      cause: error,
+    });
+  }
+  if (!out.success) {
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    throw new NsnetError(`unshare --net=${path} failed: ${stderr}`);
   }
 }

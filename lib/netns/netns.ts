@@ -13,9 +13,11 @@ import {
   namespaceType,
   O,
   openPath,
+  owningUserNS,
   setns,
   statfsType,
 } from "../../ffi/syscalls.ts";
+import { isRootless } from "../rootless/detect.ts";
 import {
   NamespaceNotFoundError,
   NotANamespaceError,
@@ -83,6 +85,15 @@ export class NetNS {
     }
     const origin = openPath(THREAD_NETNS_PATH, O.RDONLY);
     try {
+      if (!canReturnTo(origin)) {
+        throw new NsnetError(
+          `cannot enter ${this.path} on this thread: it could not come back to its network namespace, which belongs to a user namespace outside this one`,
+          {
+            hint:
+              "rootless, run commands with `nsnet exec` or execInNS(), which enter in a child process",
+          },
+        );
+      }
       setns(this.#fd, CLONE.NEWNET, this.path);
     } catch (error) {
       close(origin);
@@ -168,6 +179,53 @@ const IPV4 =
 export function isIPLiteral(host: string): boolean {
   if (IPV4.test(host)) return true;
   return host.includes(":") && /^[0-9a-fA-F:.]+(%[\w.-]+)?$/.test(host);
+}
+
+const returnable = new Map<bigint, boolean>();
+
+/**
+ * Whether the calling thread, once elsewhere, may `setns` back into the
+ * network namespace behind `origin`: it needs CAP_SYS_ADMIN in the user
+ * namespace owning it. Root of the initial user namespace always may; inside
+ * a user namespace (rootless), only namespaces that this user namespace owns
+ * qualify, not the host's. Cached per namespace.
+ */
+export function canReturnTo(origin: number): boolean {
+  if (!isRootless()) return true;
+  const { ino } = fstatIdentity(origin, THREAD_NETNS_PATH);
+  let known = returnable.get(ino);
+  if (known === undefined) {
+    known = ownedByThisUserNS(origin);
+    returnable.set(ino, known);
+  }
+  return known;
+}
+
+function ownedByThisUserNS(nsFd: number): boolean {
+  let owner: number;
+  try {
+    owner = owningUserNS(nsFd, THREAD_NETNS_PATH);
+  } catch (error) {
+    // EPERM: the owner is an ancestor of this user namespace, out of reach.
+    if (error instanceof SyscallError && error.code === "EPERM") return false;
+    throw error;
+  }
+  try {
+    const userNS = `user:[${fstatIdentity(owner).ino}]`;
+    return userNS === Deno.readLinkSync("/proc/thread-self/ns/user");
+  } finally {
+    close(owner);
+  }
+}
+
+/** Whether code on the calling thread can enter a namespace and come back (see {@linkcode canReturnTo}). */
+export function threadCanReturn(): boolean {
+  const origin = openPath(THREAD_NETNS_PATH, O.RDONLY);
+  try {
+    return canReturnTo(origin);
+  } finally {
+    close(origin);
+  }
 }
 
 function isThenable(value: unknown): boolean {

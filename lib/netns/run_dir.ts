@@ -17,7 +17,7 @@ import {
   openPath,
 } from "../../ffi/syscalls.ts";
 import { getEnv } from "../env.ts";
-import { isRootless } from "../rootless.ts";
+import { isRootless } from "../rootless/detect.ts";
 import { validateNSName } from "./name.ts";
 import { NsnetError } from "../errors.ts";
 

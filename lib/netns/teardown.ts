@@ -50,7 +50,8 @@ export function detachAndRemove(path: string, busyTimeoutMs = 10_000): void {
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return;
       // Deno raises EBUSY from unlink as a plain Error carrying the code.
-      const busy = (error as { code?: string }).code === "EBUSY" || isInjected(error);
+      const busy = (error as { code?: string }).code === "EBUSY" ||
+        isInjected(error);
       if (!busy || Date.now() >= deadline) {
         throw new NsnetError(
           `cannot remove namespace file ${path}: ${(error as Error).message}`,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { geteuid } from "../ffi/syscalls.ts";
+import { geteuid } from "../../ffi/syscalls.ts";
 
 /** The uid map of the initial user namespace: all ids mapped to themselves. */
 const INITIAL_UID_MAP = /^\s*0\s+0\s+4294967295\s*$/;

@@ -1,0 +1,170 @@
+/**
+ * The unprivileged user that rootless tests run as, made by the tests
+ * themselves (as root): a system account with a subordinate id range, its
+ * runtime dir, and a copy of Deno and of the bundled CLI it can execute.
+ */
+import { run, succeeds } from "./_helpers.ts";
+
+/** Name of the test user. */
+export const TEST_USER = "nsnettest";
+
+/** What a rootless test needs to run nsnet as the test user. */
+export interface RootlessEnv {
+  uid: number;
+  gid: number;
+  home: string;
+  runtimeDir: string;
+  /** The bundled CLI (`deno bundle` of cli.ts: no npm cache needed by the user). */
+  cli: string;
+  /** A Deno binary the user may execute. */
+  deno: string;
+}
+
+let prepared: RootlessEnv | undefined;
+const WORK = "/var/tmp/nsnet-rootless-test";
+
+/** Creates (once per process) the test user and what it needs; idempotent across runs. */
+export function rootlessEnv(): RootlessEnv {
+  if (prepared) return prepared;
+  if (!succeeds("id", TEST_USER)) {
+    run("useradd", "--create-home", "--shell", "/bin/bash", TEST_USER);
+  }
+  const uid = Number(run("id", "-u", TEST_USER));
+  const gid = Number(run("id", "-g", TEST_USER));
+  for (const file of ["/etc/subuid", "/etc/subgid"]) {
+    const text = (() => {
+      try {
+        return Deno.readTextFileSync(file);
+      } catch {
+        return "";
+      }
+    })();
+    if (!text.split("\n").some((l) => l.startsWith(`${TEST_USER}:`))) {
+      Deno.writeTextFileSync(file, `${TEST_USER}:300000:65536\n`, {
+        append: true,
+      });
+    }
+  }
+  const runtimeDir = `/run/user/${uid}`;
+  Deno.mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  Deno.chownSync(runtimeDir, uid, gid);
+  Deno.chmodSync(runtimeDir, 0o700);
+  Deno.mkdirSync(WORK, { recursive: true, mode: 0o755 });
+  const deno = `${WORK}/deno`;
+  if (!succeeds("cmp", "-s", Deno.execPath(), deno)) {
+    Deno.copyFileSync(Deno.execPath(), `${deno}.new`);
+    Deno.chmodSync(`${deno}.new`, 0o755);
+    Deno.renameSync(`${deno}.new`, deno);
+  }
+  const cli = `${WORK}/nsnet.js`;
+  const cliSource = new URL("../cli.ts", import.meta.url).pathname;
+  run(
+    Deno.execPath(),
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "-o",
+    cli,
+    cliSource,
+  );
+  Deno.chmodSync(cli, 0o644);
+  const home = run("sh", "-c", `getent passwd ${TEST_USER} | cut -d: -f6`);
+  prepared = { uid, gid, home, runtimeDir, cli, deno };
+  return prepared;
+}
+
+/** Result of a command run as the test user. */
+export interface UserResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `nsnet ARGS…` as the test user, with a login-like environment (no inherited root env). */
+export async function nsnetAsUser(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<UserResult> {
+  const env = rootlessEnv();
+  return await asUser([
+    env.deno,
+    "run",
+    "--allow-all",
+    "--quiet",
+    env.cli,
+    ...args,
+  ], extraEnv);
+}
+
+/** Runs a command as the test user with a clean, login-like environment. */
+export async function asUser(
+  command: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<UserResult> {
+  const env = rootlessEnv();
+  const vars: Record<string, string> = {
+    HOME: env.home,
+    USER: TEST_USER,
+    LOGNAME: TEST_USER,
+    PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+    XDG_RUNTIME_DIR: env.runtimeDir,
+    DENO_DIR: `${env.home}/.cache/deno`,
+    NO_COLOR: "1",
+    ...extraEnv,
+  };
+  const out = await new Deno.Command("setpriv", {
+    args: [
+      `--reuid=${env.uid}`,
+      `--regid=${env.gid}`,
+      "--init-groups",
+      "--",
+      "env",
+      "-i",
+      ...Object.entries(vars).filter(([, v]) => v !== "").map(([k, v]) =>
+        `${k}=${v}`
+      ),
+      ...command,
+    ],
+    cwd: "/tmp",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+/**
+ * Removes what rootless nsnet left for the test user: namespaces (unmounted
+ * inside the pause process's mount namespace), the pause process, state.
+ */
+export async function cleanupRootless(): Promise<void> {
+  const env = rootlessEnv();
+  const pidFile = `${env.runtimeDir}/nsnet/pause.pid`;
+  let pause: number | undefined;
+  try {
+    pause = Number(Deno.readTextFileSync(pidFile).trim());
+  } catch { /* none */ }
+  const netnsDir = `${env.runtimeDir}/netns`;
+  if (pause && succeeds("kill", "-0", String(pause))) {
+    // The mounts live in the pause process's mount namespace: undo them there.
+    succeeds(
+      "nsenter",
+      "-t",
+      String(pause),
+      "-m",
+      "sh",
+      "-c",
+      `for f in ${netnsDir}/*; do umount -l "$f" 2>/dev/null; done; true`,
+    );
+    succeeds("kill", "-KILL", String(pause));
+  }
+  await Deno.remove(netnsDir, { recursive: true }).catch(() => {});
+  await Deno.remove(`${env.runtimeDir}/nsnet`, { recursive: true }).catch(
+    () => {},
+  );
+}
