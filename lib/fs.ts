@@ -1,27 +1,89 @@
 /**
- * File helpers shared by nsnet's state, pid and config files.
+ * Writing files atomically: a temp file in the same directory, flushed, given
+ * its mode (whatever the umask), then renamed over the target, so that a
+ * reader sees the old file or the new one and never a part. On failure the
+ * temp file is removed and the error names the path and the fix.
  *
  * @module
  */
 
-/**
- * Writes `text` to `path` through a temp file in the same directory and a
- * rename, so that a reader sees the old file or the new one, never half.
- */
-export function writeFileAtomic(
+import { NsnetError } from "./errors.ts";
+
+function tempPathFor(path: string): string {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const base = path.slice(slash + 1);
+  return `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+}
+
+function writeError(path: string, error: unknown): NsnetError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new NsnetError(`cannot write ${path}: ${message}`, {
+    cause: error,
+    hint: error instanceof Deno.errors.NotFound
+      ? "create the directory first"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "the directory is not writable by this user"
+      : undefined,
+  });
+}
+
+function toBytes(data: string | Uint8Array): Uint8Array {
+  return typeof data === "string" ? new TextEncoder().encode(data) : data;
+}
+
+/** Writes `data` to `path` atomically with `mode` (default 0644). */
+export async function writeFileAtomic(
   path: string,
-  text: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode });
+    try {
+      const bytes = toBytes(data);
+      let written = 0;
+      while (written < bytes.length) {
+        written += await file.write(bytes.subarray(written));
+      }
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    await Deno.chmod(tmp, mode);
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw writeError(path, error);
+  }
+}
+
+/** {@linkcode writeFileAtomic}, synchronously: for small state files written under a lock. */
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Uint8Array,
   mode = 0o644,
 ): void {
-  const temp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const tmp = tempPathFor(path);
   try {
-    Deno.writeTextFileSync(temp, text, { mode, createNew: true });
-    Deno.chmodSync(temp, mode); // the umask may have taken bits away
-    Deno.renameSync(temp, path);
+    const file = Deno.openSync(tmp, { write: true, createNew: true, mode });
+    try {
+      const bytes = toBytes(data);
+      let written = 0;
+      while (written < bytes.length) {
+        written += file.writeSync(bytes.subarray(written));
+      }
+      file.syncDataSync();
+    } finally {
+      file.close();
+    }
+    Deno.chmodSync(tmp, mode);
+    Deno.renameSync(tmp, path);
   } catch (error) {
     try {
-      Deno.removeSync(temp);
+      Deno.removeSync(tmp);
     } catch { /* never made */ }
-    throw error;
+    throw writeError(path, error);
   }
 }

@@ -15,6 +15,7 @@ import { getEnv } from "../env.ts";
 import { debug, setDebug } from "../log.ts";
 import { netnsCommands } from "./netns.ts";
 import { unshareCommand } from "./unshare.ts";
+import { resolvCommand } from "./resolv.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { EXIT, ExitRequest } from "./output.ts";
 
@@ -47,6 +48,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
   });
   for (const command of netnsCommands()) program.addCommand(command);
   program.addCommand(unshareCommand());
+  program.addCommand(resolvCommand());
   inheritErrorHandling(program);
   return program;
 }

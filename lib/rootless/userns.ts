@@ -13,7 +13,7 @@ import { close, flock, getuid, LOCK, O, openPath } from "../../ffi/syscalls.ts";
 import { getEnv } from "../env.ts";
 import { NsnetError } from "../errors.ts";
 import { waitForwardingSignals } from "../child.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFileAtomicSync } from "../fs.ts";
 import { debug, warn } from "../log.ts";
 import { isRootless } from "./detect.ts";
 import { hostUid, rootlessStateDir } from "./runtime_dir.ts";
@@ -125,7 +125,7 @@ export async function ensurePause(): Promise<PauseProcess> {
       warn(`replacing a stale pause pid file ${pidFile}`);
     } catch { /* first start */ }
     const pid = await startPause();
-    writeFileAtomic(pidFile, `${pid}\n`, 0o600);
+    writeFileAtomicSync(pidFile, `${pid}\n`, 0o600);
     return { pid, started: true };
   } finally {
     close(lockFd);
