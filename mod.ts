@@ -79,6 +79,43 @@ export {
 } from "./lib/rootless/userns.ts";
 export { writeFileAtomic, writeFileAtomicSync } from "./lib/fs.ts";
 export {
+  defaultStaticDir,
+  getRootlessNetNS,
+  readInfo,
+  RootlessContextError,
+  rootlessDown,
+  type RootlessDownOptions,
+  type RootlessInfo,
+  RootlessNetNS,
+  rootlessNetNSName,
+  type RootlessNetNSOptions,
+  type RootlessPaths,
+  rootlessPaths,
+  type RootlessStatus,
+  rootlessStatus,
+  type SpawnInsideOptions,
+} from "./lib/rootless/netns.ts";
+export {
+  DEFAULT_MTU,
+  HELPER_KINDS,
+  type HelperKind,
+  type HelperOptions,
+  type ResolvedHelperOptions,
+  resolveHelperOptions,
+} from "./lib/rootless/helper_options.ts";
+export {
+  type HelperIdentity,
+  isHelperProcess,
+  readPidFile,
+  stopHelper,
+  type StopResult,
+} from "./lib/rootless/helper_process.ts";
+export {
+  insideMountPlan,
+  type MountPlanInput,
+  type MountStep,
+} from "./lib/rootless/inside.ts";
+export {
   addToIPv4,
   DEFAULT_HELPER_CIDR,
   type DroppedNameserver,

@@ -18,6 +18,10 @@ export const LIBC_SYMBOLS = {
   setns: { parameters: ["i32", "i32"], result: "i32" },
   // int open(const char *path, int flags, mode_t mode)
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  // ssize_t read(int fd, void *buf, size_t count)
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // int mkfifo(const char *path, mode_t mode)
+  mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
   // int close(int fd)
   close: { parameters: ["i32"], result: "i32" },
   // int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)

@@ -94,6 +94,26 @@ export function openPath(path: string, flags: number, mode = 0): number {
   return fd;
 }
 
+/** `mkfifo(path, mode)`: a named pipe. */
+export function mkfifo(path: string, mode = 0o600): void {
+  if (libc().mkfifo(cString(path), mode) < 0) fail("mkfifo", path);
+}
+
+/**
+ * `read(fd, buffer)`: the number of bytes read, 0 at end of file, or
+ * undefined when a non-blocking fd has nothing yet (EAGAIN).
+ */
+export function readFd(
+  fd: number,
+  buffer: Uint8Array<ArrayBuffer>,
+): number | undefined {
+  const n = Number(libc().read(fd, buffer, BigInt(buffer.length)));
+  if (n >= 0) return n;
+  const code = errno();
+  if (code === 11) return undefined; // EAGAIN
+  throw new SyscallError("read", code, `fd ${fd}`);
+}
+
 /** `close(fd)`. Errors are raised; EBADF means a double close, a bug. */
 export function close(fd: number): void {
   if (libc().close(fd) < 0) fail("close", `fd ${fd}`);

@@ -5,8 +5,8 @@
  */
 import { run, succeeds } from "./_helpers.ts";
 
-/** Name of the test user. */
-export const TEST_USER = "nsnettest";
+/** Name of the test user (`NSNET_TEST_USER` to run two suites side by side). */
+export const TEST_USER = Deno.env.get("NSNET_TEST_USER") ?? "nsnettest";
 
 /** What a rootless test needs to run nsnet as the test user. */
 export interface RootlessEnv {
@@ -21,7 +21,7 @@ export interface RootlessEnv {
 }
 
 let prepared: RootlessEnv | undefined;
-const WORK = "/var/tmp/nsnet-rootless-test";
+const WORK = `/var/tmp/nsnet-rootless-test${TEST_USER === "nsnettest" ? "" : `-${TEST_USER}`}`;
 
 /** Creates (once per process) the test user and what it needs; idempotent across runs. */
 export function rootlessEnv(): RootlessEnv {
@@ -45,6 +45,8 @@ export function rootlessEnv(): RootlessEnv {
       });
     }
   }
+  // Distributions ship /dev/net/tun 0666; this machine has 0600.
+  Deno.chmodSync("/dev/net/tun", 0o666);
   const runtimeDir = `/run/user/${uid}`;
   Deno.mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
   Deno.chownSync(runtimeDir, uid, gid);
@@ -139,19 +141,18 @@ export async function asUser(
 }
 
 /**
- * Removes what rootless nsnet left for the test user: namespaces (unmounted
- * inside the pause process's mount namespace), the pause process, state.
+ * Removes what rootless nsnet left for the test user: the rootless namespace
+ * and its helper (through `nsnet rootless down --force`), other namespaces
+ * (unmounted inside the pause process's mount namespace), every pause
+ * process of the user, and the state dirs.
  */
 export async function cleanupRootless(): Promise<void> {
   const env = rootlessEnv();
-  const pidFile = `${env.runtimeDir}/nsnet/pause.pid`;
-  let pause: number | undefined;
-  try {
-    pause = Number(Deno.readTextFileSync(pidFile).trim());
-  } catch { /* none */ }
+  if (pauseRunning(env)) await nsnetAsUser(["rootless", "down", "--force"]);
   const netnsDir = `${env.runtimeDir}/netns`;
-  if (pause && succeeds("kill", "-0", String(pause))) {
-    // The mounts live in the pause process's mount namespace: undo them there.
+  const pause = readPause(env);
+  if (pause !== undefined) {
+    // Other namespaces' mounts live in the pause process's mount namespace: undo them there.
     succeeds(
       "nsenter",
       "-t",
@@ -161,10 +162,26 @@ export async function cleanupRootless(): Promise<void> {
       "-c",
       `for f in ${netnsDir}/*; do umount -l "$f" 2>/dev/null; done; true`,
     );
-    succeeds("kill", "-KILL", String(pause));
   }
+  succeeds("pkill", "-KILL", "-u", String(env.uid), "-f", "^nsnet-pause");
   await Deno.remove(netnsDir, { recursive: true }).catch(() => {});
   await Deno.remove(`${env.runtimeDir}/nsnet`, { recursive: true }).catch(
     () => {},
   );
+}
+
+function readPause(env: RootlessEnv): number | undefined {
+  try {
+    const pid = Number(
+      Deno.readTextFileSync(`${env.runtimeDir}/nsnet/pause.pid`).trim(),
+    );
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pauseRunning(env: RootlessEnv): boolean {
+  const pid = readPause(env);
+  return pid !== undefined && succeeds("kill", "-0", String(pid));
 }

@@ -16,6 +16,7 @@ import { debug, setDebug } from "../log.ts";
 import { netnsCommands } from "./netns.ts";
 import { unshareCommand } from "./unshare.ts";
 import { resolvCommand } from "./resolv.ts";
+import { rootlessCommand } from "./rootless.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { EXIT, ExitRequest } from "./output.ts";
 
@@ -49,6 +50,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
   for (const command of netnsCommands()) program.addCommand(command);
   program.addCommand(unshareCommand());
   program.addCommand(resolvCommand());
+  program.addCommand(rootlessCommand());
   inheritErrorHandling(program);
   return program;
 }

@@ -29,3 +29,12 @@ export function checkFault(step: string): void {
     throw new NsnetError(`injected fault at ${step}`);
   }
 }
+
+/**
+ * Ends the process on the spot if `crash:step` was injected, as SIGKILL
+ * would: no `finally` runs, nothing is cleaned up. Tests use it to leave
+ * the half-made state that a killed nsnet leaves.
+ */
+export function crashPoint(step: string): void {
+  if (active.size > 0 && active.has(`crash:${step}`)) Deno.exit(137);
+}

@@ -238,10 +238,21 @@ export async function reexecInUserNS(args: readonly string[]): Promise<number> {
     ...args,
   ];
   debug(`re-entering: ${[program, ...rest].join(" ")}`);
-  const child = new Deno.Command(program!, {
-    args: rest,
-    env: { [USERNS_ENV]: "1", _NSNET_HOST_UID: String(hostUid()) },
-    stdin: "inherit",
-  }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program!, {
+      args: rest,
+      env: { [USERNS_ENV]: "1", _NSNET_HOST_UID: String(hostUid()) },
+      stdin: "inherit",
+    }).spawn();
+  } catch (error) {
+    throw new NsnetError(
+      "cannot enter nsnet's user namespace: nsenter is not in PATH",
+      {
+        hint: "install util-linux, and keep /usr/bin in PATH",
+        cause: error,
+      },
+    );
+  }
   return await waitForwardingSignals(child);
 }

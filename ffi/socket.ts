@@ -1,0 +1,126 @@
+/**
+ * Typed wrappers over the libc socket calls netlink needs. Each checks the
+ * result, reads errno on the same thread right after a failure, and raises a
+ * {@linkcode SyscallError}. All calls are synchronous (never `nonblocking`):
+ * `socket()` must run on the thread that is inside the target namespace.
+ *
+ * @module
+ */
+
+import { SyscallError } from "../lib/errors.ts";
+import { errno, libc } from "./libc.ts";
+
+/** Socket type and flag constants (x86_64 and aarch64 share them). */
+export const SOCK = { RAW: 3, DGRAM: 2, CLOEXEC: 0x80000 } as const;
+
+/** `recv` flags. */
+export const MSG = { PEEK: 0x2, TRUNC: 0x20, DONTWAIT: 0x40 } as const;
+
+/** `SOL_SOCKET` options. */
+export const SOL_SOCKET = 1;
+/** Socket option numbers at `SOL_SOCKET`. */
+export const SO = { SNDBUF: 7, RCVBUF: 8 } as const;
+
+const EINTR = 4;
+const EAGAIN = 11;
+
+function fail(call: string, subject: string): never {
+  throw new SyscallError(call, errno(), subject);
+}
+
+/** `socket(domain, type, protocol)`: returns the new fd. */
+export function socket(domain: number, type: number, protocol: number): number {
+  const fd = libc().socket(domain, type, protocol);
+  if (fd < 0) fail("socket", `domain ${domain} protocol ${protocol}`);
+  return fd;
+}
+
+/** `bind(fd, address)`. */
+export function bind(fd: number, address: Uint8Array<ArrayBuffer>): void {
+  if (libc().bind(fd, address, address.length) < 0) fail("bind", `fd ${fd}`);
+}
+
+/** `getsockname(fd)` into `address`; returns the length the kernel wrote. */
+export function getsockname(
+  fd: number,
+  address: Uint8Array<ArrayBuffer>,
+): number {
+  const length = new Uint32Array([address.length]);
+  if (libc().getsockname(fd, address, length) < 0) {
+    fail("getsockname", `fd ${fd}`);
+  }
+  return length[0]!;
+}
+
+/** `setsockopt(fd, level, name, &value, 4)` for an int option. */
+export function setsockoptInt(
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+): void {
+  const cell = new Int32Array([value]);
+  if (libc().setsockopt(fd, level, name, cell, 4) < 0) {
+    fail("setsockopt", `fd ${fd} level ${level} option ${name}`);
+  }
+}
+
+/** `sendto(fd, data, flags, address)`: returns the bytes sent. */
+export function sendto(
+  fd: number,
+  data: Uint8Array<ArrayBuffer>,
+  flags: number,
+  address: Uint8Array<ArrayBuffer>,
+): number {
+  const n = Number(
+    libc().sendto(
+      fd,
+      data,
+      BigInt(data.length),
+      flags,
+      address,
+      address.length,
+    ),
+  );
+  if (n < 0) fail("sendto", `fd ${fd}`);
+  return n;
+}
+
+/**
+ * `recv(fd, buffer, length, flags)`: returns the datagram's length (its full
+ * length with `MSG_TRUNC`, even when larger than `length`). EINTR is retried.
+ */
+export function recv(
+  fd: number,
+  buffer: Uint8Array<ArrayBuffer>,
+  length: number,
+  flags: number,
+): number {
+  for (;;) {
+    const n = Number(libc().recv(fd, buffer, BigInt(length), flags));
+    if (n >= 0) return n;
+    const code = errno();
+    if (code !== EINTR) throw new SyscallError("recv", code, `fd ${fd}`);
+  }
+}
+
+/**
+ * `recv(fd, buffer, length, flags | MSG_DONTWAIT)`: the datagram's length, or
+ * undefined when nothing is queued (EAGAIN). EINTR is retried.
+ */
+export function recvIfQueued(
+  fd: number,
+  buffer: Uint8Array<ArrayBuffer>,
+  length: number,
+  flags: number,
+): number | undefined {
+  for (;;) {
+    const n = Number(
+      libc().recv(fd, buffer, BigInt(length), flags | MSG.DONTWAIT),
+    );
+    if (n >= 0) return n;
+    const code = errno();
+    if (code === EAGAIN) return undefined;
+    if (code !== EINTR) throw new SyscallError("recv", code, `fd ${fd}`);
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Running a command inside the rootless namespace (S6): its network
+ * namespace, plus a fresh mount namespace (slave propagation, so unmounts on
+ * the host never get stuck on it) with the five binds of S6 in their order.
+ *
+ * The plan is computed here; a child process carries it out (util-linux
+ * `nsenter --net` and `unshare --mount`, then `mount`), so the caller's own
+ * network and mount namespaces never change.
+ *
+ * @module
+ */
+
+import { resolveResolvConfPath } from "../resolv_conf/path.ts";
+import { getEnv } from "../env.ts";
+import { runtimeDir } from "./runtime_dir.ts";
+import type {
+  RootlessNetNS,
+  RootlessPaths,
+  SpawnInsideOptions,
+} from "./netns.ts";
+
+/** One mount step inside the new mount namespace. */
+export type MountStep =
+  | { op: "rbind"; source: string; target: string }
+  | { op: "bind"; source: string; target: string }
+  | { op: "rshared"; target: string }
+  | { op: "tmpfs"; target: string }
+  | { op: "mkfile"; target: string }
+  | { op: "sysfs"; target: string };
+
+/** What the plan depends on, read from the host unless given (tests give them). */
+export interface MountPlanInput {
+  /** `$XDG_RUNTIME_DIR`. */
+  runtimeDir?: string;
+  /** Where /etc/resolv.conf really lives (S7). */
+  resolvConfTarget?: string;
+  /** Whether /run/systemd exists. */
+  hasRunSystemd?: boolean;
+  /** The nearest existing of /var/lib/cni and its parents. */
+  cniDir?: string;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** /var/lib/cni, or its nearest existing parent. */
+export function nearestExisting(path: string): string {
+  let current = path;
+  while (current !== "/" && !exists(current)) {
+    current = current.slice(0, current.lastIndexOf("/")) || "/";
+  }
+  return current;
+}
+
+function mirror(paths: RootlessPaths, path: string): string {
+  return path === "/run"
+    ? paths.run
+    : `${paths.run}${path.slice("/run".length)}`;
+}
+
+/**
+ * The mounts of S6, in order: (1) the runtime dir onto its mirror, recursive
+ * and shared; (2) /run/systemd onto its mirror; (3) the namespace's
+ * resolv.conf onto where /etc/resolv.conf really lives (a tmpfs on the mirror
+ * of /run/systemd/resolve first when it is there, and the file made when it is
+ * under /run); (4) the mirror of /var/lib/cni (or of its nearest existing
+ * parent) over it; (5) the new run dir over /run, recursively.
+ */
+export function insideMountPlan(
+  paths: RootlessPaths,
+  input: MountPlanInput = {},
+): MountStep[] {
+  const runtime = input.runtimeDir ?? runtimeDir();
+  const resolvTarget = input.resolvConfTarget ?? resolveResolvConfPath();
+  const hasSystemd = input.hasRunSystemd ?? exists("/run/systemd");
+  const cni = input.cniDir ?? nearestExisting("/var/lib/cni");
+  const steps: MountStep[] = [];
+  if (runtime.startsWith("/run/")) {
+    steps.push({
+      op: "rbind",
+      source: runtime,
+      target: mirror(paths, runtime),
+    });
+    steps.push({ op: "rshared", target: mirror(paths, runtime) });
+  }
+  if (hasSystemd) {
+    steps.push({
+      op: "rbind",
+      source: "/run/systemd",
+      target: mirror(paths, "/run/systemd"),
+    });
+  }
+  if (resolvTarget.startsWith("/run/")) {
+    if (resolvTarget.startsWith("/run/systemd/resolve/")) {
+      // systemd-resolved replaces its file on the host; a tmpfs of our own keeps
+      // that from unmounting the bind below.
+      steps.push({
+        op: "tmpfs",
+        target: mirror(paths, "/run/systemd/resolve"),
+      });
+    }
+    steps.push({ op: "mkfile", target: mirror(paths, resolvTarget) });
+    steps.push({
+      op: "bind",
+      source: paths.resolvConf,
+      target: mirror(paths, resolvTarget),
+    });
+  } else {
+    steps.push({ op: "bind", source: paths.resolvConf, target: resolvTarget });
+  }
+  if (cni !== "/") {
+    steps.push({ op: "bind", source: `${paths.dir}${cni}`, target: cni });
+  }
+  steps.push({ op: "rbind", source: paths.run, target: "/run" });
+  // Beyond S6, as `ip netns exec` does: /sys shows this namespace's devices.
+  steps.push({ op: "sysfs", target: "/sys" });
+  return steps;
+}
+
+/**
+ * The script the child runs: apply the steps given as arguments (no shell
+ * quoting involved), then exec the command. A failed mount exits 125 naming
+ * the step; only the sysfs remount is best effort (a kernel may refuse it).
+ */
+const APPLY_AND_EXEC = `
+fail() { echo "nsnet: inside the rootless namespace: $*" >&2; exit 125; }
+while [ "$1" != "--" ]; do
+  case "$1" in
+    rbind) mount --rbind "$2" "$3" || fail "mount --rbind $2 $3"; shift 3 ;;
+    bind) mount --bind "$2" "$3" || fail "mount --bind $2 $3"; shift 3 ;;
+    rshared) mount --make-rshared "$2" || fail "mount --make-rshared $2"; shift 2 ;;
+    tmpfs) mount -t tmpfs -o mode=0755 tmpfs "$2" || fail "mount tmpfs on $2"; shift 2 ;;
+    mkfile) mkdir -p "\${2%/*}" && : >> "$2" || fail "create $2"; shift 2 ;;
+    sysfs) umount -l "$2" 2>/dev/null; mount -t sysfs sysfs "$2" 2>/dev/null; shift 2 ;;
+    *) fail "unknown step $1" ;;
+  esac
+done
+shift
+exec "$@"
+`;
+
+/** The arguments that carry `steps` to {@linkcode APPLY_AND_EXEC}. */
+export function stepArguments(steps: readonly MountStep[]): string[] {
+  return steps.flatMap((step) =>
+    "source" in step
+      ? [step.op, step.source, step.target]
+      : [step.op, step.target]
+  );
+}
+
+/** PATH with /usr/sbin and /sbin on it, where iptables and friends live (S5). */
+export function pathWithSbin(path = getEnv("PATH") ?? "/usr/bin:/bin"): string {
+  const dirs = path.split(":");
+  for (const sbin of ["/usr/sbin", "/sbin"]) {
+    if (!dirs.includes(sbin)) dirs.push(sbin);
+  }
+  return dirs.join(":");
+}
+
+/** Spawns `command` inside `rootless` with S6's mounts; see {@linkcode RootlessNetNS.spawn}. */
+export function spawnInside(
+  rootless: RootlessNetNS,
+  command: readonly string[],
+  options: SpawnInsideOptions = {},
+): Deno.ChildProcess {
+  const steps = insideMountPlan(rootless.paths);
+  return new Deno.Command("nsenter", {
+    args: [
+      `--net=${rootless.path}`,
+      "--",
+      "unshare",
+      "--mount",
+      "--propagation",
+      "slave",
+      "--",
+      "sh",
+      "-c",
+      APPLY_AND_EXEC,
+      "nsnet-inside",
+      ...stepArguments(steps),
+      "--",
+      ...command,
+    ],
+    env: { PATH: pathWithSbin(), ...options.env },
+    stdin: options.stdin ?? "inherit",
+    stdout: options.stdout ?? "inherit",
+    stderr: options.stderr ?? "inherit",
+  }).spawn();
+}

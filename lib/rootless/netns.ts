@@ -1,0 +1,721 @@
+/**
+ * The shared rootless network namespace (S1–S8): one per user and static dir,
+ * reached from outside through slirp4netns or pasta, created on demand,
+ * repaired when its helper died or its file went stale, reference-counted,
+ * and torn down without leaving a file, mount or process behind.
+ *
+ * Like Podman's code, this assumes the caller already runs inside the user
+ * namespace (the CLI re-enters it; see `nsnet unshare`).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import {
+  close,
+  flock,
+  geteuid,
+  LOCK,
+  O,
+  openPath,
+} from "../../ffi/syscalls.ts";
+import { getEnv } from "../env.ts";
+import {
+  NamespaceNotFoundError,
+  NotANamespaceError,
+  NsnetError,
+} from "../errors.ts";
+import { writeFileAtomicSync } from "../fs.ts";
+import { debug, warn } from "../log.ts";
+import { crashPoint } from "../netns/_faults.ts";
+import { newNSWithName } from "../netns/create.ts";
+import { getNS } from "../netns/netns.ts";
+import { nsRunDir } from "../netns/run_dir.ts";
+import { unmountNS } from "../netns/teardown.ts";
+import { writeResolvConf } from "../resolv_conf/files.ts";
+import { isRootless } from "./detect.ts";
+import { spawnInside } from "./inside.ts";
+import {
+  type HelperKind,
+  type HelperOptions,
+  type ResolvedHelperOptions,
+  resolveHelperOptions,
+} from "./helper_options.ts";
+import { isHelperProcess, readPidFile, stopHelper } from "./helper_process.ts";
+import { startPasta } from "./pasta.ts";
+import { moveHelperToUserSlice } from "./systemd.ts";
+import { rootlessStateDir, runtimeDir } from "./runtime_dir.ts";
+import {
+  type StartedHelper,
+  startSlirp4netns,
+  TAP_NAME,
+} from "./slirp4netns.ts";
+
+/** Raised when a rootless function is called outside a user namespace. */
+export class RootlessContextError extends NsnetError {
+  /** Makes the error. */
+  constructor(message: string) {
+    super(message, {
+      hint:
+        "run it inside nsnet's user namespace: `nsnet unshare -- CMD`, or through the nsnet CLI",
+    });
+    this.name = "RootlessContextError";
+  }
+}
+
+/** Options for {@linkcode getRootlessNetNS}. */
+export interface RootlessNetNSOptions extends HelperOptions {
+  /** Create the namespace (and start its helper) when it does not exist. */
+  create?: boolean;
+  /**
+   * The static dir of the engine instance using it: part of the namespace's
+   * name, so instances with different static dirs never share one (S1).
+   * Default `$XDG_DATA_HOME/nsnet` (or `~/.local/share/nsnet`).
+   */
+  staticDir?: string;
+}
+
+/** What other processes can read about the namespace (`info.json`). */
+export interface RootlessInfo {
+  /** The helper carrying its traffic. */
+  helper: HelperKind;
+  /** The helper binary. */
+  helperBinary: string;
+  /** The helper's pid. */
+  helperPid: number;
+  /** The namespace file. */
+  netnsPath: string;
+  /** The interface inside. */
+  interface: string;
+  /** The subnet inside. */
+  cidr: string;
+  /** The namespace's address (`.100`). */
+  address: string;
+  /** Its gateway (`.2`), which is the host as seen from inside. */
+  gateway: string;
+  /** The helper's DNS forwarder (`.3`). */
+  dns: string;
+  /** MTU of the interface. */
+  mtu: number;
+  /** IPv6 on. */
+  ipv6: boolean;
+  /** The host's loopback is reachable at the gateway address. */
+  allowHostLoopback: boolean;
+  /** slirp4netns API socket, if one was asked for. */
+  apiSocket?: string;
+  /** The options the helper was started with (used to restart it alike). */
+  options: HelperOptions;
+}
+
+/** Where a rootless namespace's pieces live. */
+export interface RootlessPaths {
+  /** `<state>/rootless-netns.lock`. */
+  lock: string;
+  /** `<state>/rootless-netns/` (0700). */
+  dir: string;
+  /** The namespace file in the netns run dir. */
+  netns: string;
+  /** The helper's pid file. */
+  pidFile: (helper: HelperKind) => string;
+  /** The reference count. */
+  refCount: string;
+  /** Set while `nsnet rootless up` holds a reference. */
+  pinned: string;
+  /** `info.json`. */
+  info: string;
+  /** The namespace's own resolv.conf. */
+  resolvConf: string;
+  /** The run dir mounted over /run inside (S5, S6). */
+  run: string;
+}
+
+/** The default static dir: `$XDG_DATA_HOME/nsnet`, else `~/.local/share/nsnet`. */
+export function defaultStaticDir(): string {
+  const data = getEnv("XDG_DATA_HOME") ??
+    `${getEnv("HOME") ?? "/tmp"}/.local/share`;
+  return `${data}/nsnet`;
+}
+
+/** The namespace name for a static dir: `rootless-netns-` + the first 10 bytes of its sha256 in hex (S1). */
+export function rootlessNetNSName(staticDir: string): string {
+  const hash = createHash("sha256").update(staticDir).digest("hex");
+  return `rootless-netns-${hash.slice(0, 20)}`;
+}
+
+/** The paths of the rootless namespace for `staticDir`. */
+export function rootlessPaths(
+  staticDir: string = defaultStaticDir(),
+): RootlessPaths {
+  const state = rootlessStateDir();
+  const dir = `${state}/rootless-netns`;
+  return {
+    lock: `${state}/rootless-netns.lock`,
+    dir,
+    netns: `${nsRunDir()}/${rootlessNetNSName(staticDir)}`,
+    pidFile: (helper) => `${dir}/rootless-netns-${helper}.pid`,
+    refCount: `${dir}/ref-count`,
+    pinned: `${dir}/pinned`,
+    info: `${dir}/info.json`,
+    resolvConf: `${dir}/resolv.conf`,
+    run: `${dir}/run`,
+  };
+}
+
+function requireUserNamespace(): void {
+  if (geteuid() !== 0) {
+    throw new RootlessContextError(
+      "rootless network namespaces need nsnet's user namespace, and this process is not in one",
+    );
+  }
+}
+
+/** An exclusive lock on a file, held until released. */
+class FileLock {
+  #fd = -1;
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  acquire(): void {
+    if (this.#fd >= 0) return;
+    const fd = openPath(this.path, O.RDWR | O.CREAT, 0o600);
+    try {
+      flock(fd, LOCK.EX, this.path);
+    } catch (error) {
+      close(fd);
+      throw error;
+    }
+    this.#fd = fd;
+  }
+
+  release(): void {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    close(fd); // drops the lock
+  }
+
+  get held(): boolean {
+    return this.#fd >= 0;
+  }
+}
+
+/**
+ * A handle on the shared rootless namespace. It is returned with the lock
+ * held (S1): call {@linkcode RootlessNetNS.unlock} when done changing it.
+ */
+export class RootlessNetNS {
+  /** Where its pieces live. */
+  readonly paths: RootlessPaths;
+  /** What `info.json` says. */
+  info: RootlessInfo;
+  #lock: FileLock;
+
+  /** Wraps a namespace that exists and whose helper runs; use {@linkcode getRootlessNetNS}. */
+  constructor(paths: RootlessPaths, info: RootlessInfo, lock: FileLock) {
+    this.paths = paths;
+    this.info = info;
+    this.#lock = lock;
+  }
+
+  /** The namespace file. */
+  get path(): string {
+    return this.paths.netns;
+  }
+
+  /** Whether this handle holds the lock. */
+  get locked(): boolean {
+    return this.#lock.held;
+  }
+
+  /** Takes the lock again (blocking until other nsnet processes release it). */
+  lock(): void {
+    this.#lock.acquire();
+  }
+
+  /** Releases the lock. */
+  unlock(): void {
+    this.#lock.release();
+  }
+
+  /** The reference count (0 when the file is missing or unreadable). */
+  refCount(): number {
+    return readCount(this.paths.refCount);
+  }
+
+  /**
+   * Changes the reference count by `delta` (under the lock) and returns the
+   * new count. Call it only after the setup or teardown it stands for has
+   * succeeded, so that a retried teardown never counts twice. It never goes
+   * below 0; when it would, it says so and stays at 0.
+   */
+  changeRefCount(delta: number): number {
+    this.#requireLock();
+    let next = this.refCount() + delta;
+    if (next < 0) {
+      warn(
+        `rootless namespace reference count out of sync (would be ${next}); keeping it at 0`,
+      );
+      next = 0;
+    }
+    writeFileAtomicSync(this.paths.refCount, `${next}\n`, 0o600);
+    return next;
+  }
+
+  /** Whether `nsnet rootless up` holds a reference. */
+  get pinned(): boolean {
+    try {
+      Deno.statSync(this.paths.pinned);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Marks (or unmarks) the reference held by `nsnet rootless up`; returns whether it changed. */
+  setPinned(pinned: boolean): boolean {
+    this.#requireLock();
+    if (pinned === this.pinned) return false;
+    if (pinned) Deno.writeTextFileSync(this.paths.pinned, "", { mode: 0o600 });
+    else Deno.removeSync(this.paths.pinned);
+    return true;
+  }
+
+  /** Whether the helper still runs. */
+  helperAlive(): boolean {
+    return isHelperProcess(this.info.helperPid, {
+      program: this.info.helper,
+      netnsPath: this.paths.netns,
+    });
+  }
+
+  /**
+   * Tears everything down (S8): stops the helper (only if it really is this
+   * namespace's), unmounts and removes the namespace file, removes the state
+   * dir. Errors after the unmount are logged, not raised.
+   */
+  async cleanup(): Promise<void> {
+    this.#requireLock();
+    await teardown(this.paths, this.info.helper, this.info.helperPid);
+  }
+
+  /**
+   * Runs `command` inside the namespace with the mounts of S6, in a child
+   * process (the caller's own namespaces never change), stdio inherited.
+   * Returns the child process; its status is the command's.
+   */
+  spawn(
+    command: readonly string[],
+    options: SpawnInsideOptions = {},
+  ): Deno.ChildProcess {
+    return spawnInside(this, command, options);
+  }
+
+  #requireLock(): void {
+    if (!this.#lock.held) {
+      throw new NsnetError(
+        "the rootless namespace is not locked by this handle",
+        {
+          hint: "call lock() first",
+        },
+      );
+    }
+  }
+}
+
+/** Options for {@linkcode RootlessNetNS.spawn}. */
+export interface SpawnInsideOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Where the child's output goes; default inherited. */
+  stdout?: "inherit" | "piped" | "null";
+  /** Where the child's errors go; default inherited. */
+  stderr?: "inherit" | "piped" | "null";
+  /** The child's input; default inherited. */
+  stdin?: "inherit" | "piped" | "null";
+}
+
+function readCount(path: string): number {
+  try {
+    const n = Number(Deno.readTextFileSync(path).trim());
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function teardown(
+  paths: RootlessPaths,
+  helper: HelperKind | undefined,
+  pid: number | undefined,
+): Promise<void> {
+  const helpers = new Map<number, HelperKind>();
+  if (helper !== undefined && pid !== undefined) helpers.set(pid, helper);
+  for (const program of ["slirp4netns", "pasta"] as const) {
+    const fromFile = readPidFile(paths.pidFile(program));
+    if (fromFile !== undefined && !helpers.has(fromFile)) {
+      helpers.set(fromFile, program);
+    }
+  }
+  unmountNS(paths.netns);
+  debug(`unmounted ${paths.netns}`);
+  for (const [helperPid, program] of helpers) {
+    try {
+      await stopHelper(helperPid, { program, netnsPath: paths.netns });
+    } catch (error) {
+      warn(
+        `stopping ${program} (pid ${helperPid}): ${(error as Error).message}`,
+      );
+    }
+  }
+  try {
+    Deno.removeSync(paths.dir, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      warn(`removing ${paths.dir}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Opens the shared rootless namespace, creating it when asked (S1, S2), and
+ * returns it with its lock held. As root (not in a user namespace) there is
+ * none: returns undefined. On every error path the lock is released, and a
+ * namespace made by this call is removed again.
+ *
+ * On every use the helper is checked and restarted in the same namespace if
+ * it died; a namespace file that holds no namespace (after a reboot) is
+ * removed and made anew.
+ */
+export async function getRootlessNetNS(
+  options: RootlessNetNSOptions = {},
+): Promise<RootlessNetNS | undefined> {
+  if (!isRootless()) return undefined;
+  requireUserNamespace();
+  const resolved = resolveHelperOptions(options); // bad options fail before anything is made
+  const paths = rootlessPaths(options.staticDir);
+  const lock = new FileLock(paths.lock);
+  lock.acquire();
+  try {
+    const handle = await openOrCreate(paths, resolved, options, lock);
+    return handle;
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function openOrCreate(
+  paths: RootlessPaths,
+  resolved: ResolvedHelperOptions,
+  options: RootlessNetNSOptions,
+  lock: FileLock,
+): Promise<RootlessNetNS> {
+  let exists = true;
+  try {
+    getNS(paths.netns).close();
+  } catch (error) {
+    if (error instanceof NotANamespaceError) {
+      warn(
+        `${paths.netns} holds no namespace (left from a reboot or crash); making it anew`,
+      );
+      unmountNS(paths.netns);
+      exists = false;
+    } else if (error instanceof NamespaceNotFoundError) {
+      exists = false;
+    } else {
+      throw error;
+    }
+  }
+  if (!exists && !options.create) {
+    throw new NsnetError("the rootless network namespace does not exist", {
+      hint:
+        "start it with `nsnet rootless up`, or let `nsnet rootless exec` make it",
+    });
+  }
+  const previous = readInfo(paths);
+  // Restart a dead helper with the options it was first started with.
+  const effective = previous && exists
+    ? resolveHelperOptions({ ...previous.options })
+    : resolved;
+  let madeNamespace = false;
+  let started: StartedHelper | undefined;
+  try {
+    makeLayout(paths);
+    if (!exists) {
+      newNSWithName(paths.netns.slice(paths.netns.lastIndexOf("/") + 1), {
+        runDir: paths.netns.slice(0, paths.netns.lastIndexOf("/")),
+      }).close();
+      madeNamespace = true;
+      crashPoint("rootless-after-netns");
+    }
+    await ensureResolvConf(paths, effective, !exists);
+    let info = exists ? previous : undefined;
+    const alive = info !== undefined &&
+      isHelperProcess(info.helperPid, {
+        program: info.helper,
+        netnsPath: paths.netns,
+      });
+    if (!alive) {
+      if (info !== undefined) {
+        warn(
+          `${info.helper} (pid ${info.helperPid}) of ${paths.netns} is gone; restarting it`,
+        );
+      } else if (exists) {
+        warn(
+          `${paths.netns} has no helper record; starting ${effective.helper}`,
+        );
+      }
+      await stopOrphanHelpers(paths);
+      started = await startHelper(effective, paths);
+      crashPoint("rootless-after-helper");
+      info = makeInfo(paths, effective, started, options);
+      writeFileAtomicSync(
+        paths.info,
+        JSON.stringify(info, null, 2) + "\n",
+        0o600,
+      );
+    }
+    try {
+      Deno.statSync(paths.refCount);
+    } catch {
+      writeFileAtomicSync(paths.refCount, "0\n", 0o600);
+    }
+    return new RootlessNetNS(paths, info!, lock);
+  } catch (error) {
+    if (madeNamespace) {
+      await teardown(paths, effective.helper, started?.pid);
+    } else if (started !== undefined) {
+      await stopHelper(started.pid, {
+        program: effective.helper,
+        netnsPath: paths.netns,
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Stops helpers that pid files name for this namespace but that no record
+ * accounts for (nsnet was killed between starting one and recording it):
+ * left running, they would hold the tap device a new helper needs.
+ */
+async function stopOrphanHelpers(paths: RootlessPaths): Promise<void> {
+  for (const program of ["slirp4netns", "pasta"] as const) {
+    const pid = readPidFile(paths.pidFile(program));
+    if (pid === undefined) continue;
+    const identity = { program, netnsPath: paths.netns };
+    if (isHelperProcess(pid, identity)) {
+      warn(
+        `stopping ${program} (pid ${pid}) left by an earlier nsnet that did not finish`,
+      );
+      await stopHelper(pid, identity);
+    }
+  }
+}
+
+/** The directories of S5 under the state dir, with the netns run dir mirrored inside `run/`. */
+function makeLayout(paths: RootlessPaths): void {
+  Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  Deno.chmodSync(paths.dir, 0o700);
+  const runtime = runtimeDir();
+  for (const sub of ["var/lib/cni", "run/systemd"]) {
+    Deno.mkdirSync(`${paths.dir}/${sub}`, { recursive: true });
+  }
+  for (const path of [runtime, nsRunDir()]) {
+    const mirror = mirrorUnderRun(paths, path);
+    if (mirror !== undefined) Deno.mkdirSync(mirror, { recursive: true });
+  }
+}
+
+/** Where `path` (under /run) appears inside the namespace's own run dir; undefined if not under /run. */
+export function mirrorUnderRun(
+  paths: RootlessPaths,
+  path: string,
+): string | undefined {
+  if (path === "/run") return paths.run;
+  if (!path.startsWith("/run/")) return undefined;
+  return `${paths.run}${path.slice("/run".length)}`;
+}
+
+async function ensureResolvConf(
+  paths: RootlessPaths,
+  options: ResolvedHelperOptions,
+  fresh: boolean,
+): Promise<void> {
+  if (!fresh) {
+    try {
+      Deno.statSync(paths.resolvConf);
+      return;
+    } catch { /* write it */ }
+  }
+  await writeResolvConf(paths.resolvConf, {
+    nameservers: [options.addresses.dns],
+    keepHostServers: true,
+    ipv6: options.ipv6,
+  });
+}
+
+async function startHelper(
+  options: ResolvedHelperOptions,
+  paths: RootlessPaths,
+): Promise<StartedHelper> {
+  const pidFile = paths.pidFile(options.helper);
+  let started: StartedHelper;
+  if (options.helper === "pasta") {
+    started = await startPasta(options, paths.netns, paths.dir, pidFile);
+  } else {
+    started = await startSlirp4netns(options, paths.netns, paths.dir);
+    writeFileAtomicSync(pidFile, `${started.pid}\n`, 0o600);
+  }
+  moveHelperToUserSlice(started.pid, options.helper);
+  return started;
+}
+
+function makeInfo(
+  paths: RootlessPaths,
+  options: ResolvedHelperOptions,
+  started: StartedHelper,
+  requested: HelperOptions,
+): RootlessInfo {
+  return {
+    helper: options.helper,
+    helperBinary: options.binary,
+    helperPid: started.pid,
+    netnsPath: paths.netns,
+    interface: TAP_NAME,
+    cidr: options.addresses.cidr,
+    address: options.addresses.guest,
+    gateway: options.addresses.gateway,
+    dns: options.addresses.dns,
+    mtu: options.mtu,
+    ipv6: options.ipv6,
+    allowHostLoopback: options.allowHostLoopback,
+    apiSocket: started.apiSocket,
+    options: {
+      helper: options.helper,
+      helperPath: requested.helperPath,
+      mtu: options.mtu,
+      cidr: options.addresses.cidr,
+      ipv6: options.ipv6,
+      allowHostLoopback: options.allowHostLoopback,
+      outboundAddr: options.outboundAddr,
+      outboundAddr6: options.outboundAddr6,
+      sandbox: options.sandbox,
+      seccomp: options.seccomp,
+      apiSocket: options.apiSocket,
+    },
+  };
+}
+
+/** Reads `info.json`, or undefined when it is missing or unreadable. */
+export function readInfo(paths: RootlessPaths): RootlessInfo | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(paths.info)) as RootlessInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What `nsnet rootless status` reports. */
+export interface RootlessStatus {
+  /** Whether the namespace exists. */
+  exists: boolean;
+  /** The namespace file. */
+  netnsPath: string;
+  /** What `info.json` says, when it exists. */
+  info?: RootlessInfo;
+  /** Whether the helper runs. */
+  helperAlive: boolean;
+  /** The reference count. */
+  refCount: number;
+  /** Whether `nsnet rootless up` holds a reference. */
+  pinned: boolean;
+}
+
+/** Looks at the rootless namespace without changing or repairing anything. */
+export function rootlessStatus(staticDir?: string): RootlessStatus {
+  requireUserNamespace();
+  const paths = rootlessPaths(staticDir);
+  let exists = false;
+  try {
+    getNS(paths.netns).close();
+    exists = true;
+  } catch { /* missing or stale */ }
+  const info = readInfo(paths);
+  const helperAlive = exists && info !== undefined &&
+    isHelperProcess(info.helperPid, {
+      program: info.helper,
+      netnsPath: paths.netns,
+    });
+  let pinned = false;
+  try {
+    Deno.statSync(paths.pinned);
+    pinned = true;
+  } catch { /* not pinned */ }
+  return {
+    exists,
+    netnsPath: paths.netns,
+    info,
+    helperAlive,
+    refCount: readCount(paths.refCount),
+    pinned,
+  };
+}
+
+/** Options for {@linkcode rootlessDown}. */
+export interface RootlessDownOptions {
+  /** Tear down even while commands hold references. */
+  force?: boolean;
+  /** The static dir naming the namespace. */
+  staticDir?: string;
+}
+
+/**
+ * Drops the reference `nsnet rootless up` holds and tears the namespace down
+ * when nothing else uses it (or always, with `force`). Never repairs or
+ * restarts anything. Returns false when there was nothing to tear down.
+ */
+export async function rootlessDown(
+  options: RootlessDownOptions = {},
+): Promise<boolean> {
+  requireUserNamespace();
+  const paths = rootlessPaths(options.staticDir);
+  const lock = new FileLock(paths.lock);
+  lock.acquire();
+  try {
+    let hasNamespace = true;
+    try {
+      Deno.lstatSync(paths.netns);
+    } catch {
+      hasNamespace = false;
+    }
+    let hasState = true;
+    try {
+      Deno.statSync(paths.dir);
+    } catch {
+      hasState = false;
+    }
+    if (!hasNamespace && !hasState) return false;
+    const info = readInfo(paths);
+    const handle = info === undefined
+      ? undefined
+      : new RootlessNetNS(paths, info, lock);
+    if (handle?.setPinned(false)) handle.changeRefCount(-1);
+    const users = readCount(paths.refCount);
+    if (users > 0 && !options.force) {
+      throw new NsnetError(
+        `the rootless network namespace is still used by ${users} command(s)`,
+        {
+          hint: "wait for them, or use --force",
+        },
+      );
+    }
+    await teardown(paths, info?.helper, info?.helperPid);
+    return true;
+  } finally {
+    lock.release();
+  }
+}

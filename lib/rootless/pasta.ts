@@ -1,0 +1,104 @@
+/**
+ * pasta (Debian's passt package) as the rootless namespace's helper: the same
+ * job as slirp4netns with pasta's own flags. pasta daemonises itself and
+ * writes its pid file once the namespace is configured.
+ *
+ * @module
+ */
+
+import { NsnetError } from "../errors.ts";
+import { debug, logHelperOutput } from "../log.ts";
+import type { ResolvedHelperOptions } from "./helper_options.ts";
+import { readPidFile } from "./helper_process.ts";
+import { type StartedHelper, TAP_NAME } from "./slirp4netns.ts";
+
+/** pasta's arguments for the namespace at `nsPath`: same addresses as slirp4netns, no port forwarding. */
+export function pastaArgs(
+  options: ResolvedHelperOptions,
+  nsPath: string,
+  pidFile: string,
+  logFile: string,
+): string[] {
+  const { addresses } = options;
+  const args = [
+    "--config-net",
+    "--netns",
+    nsPath,
+    "--netns-only",
+    "--pid",
+    pidFile,
+    "--log-file",
+    logFile,
+    "--quiet",
+    "--mtu",
+    String(options.mtu),
+    "--ns-ifname",
+    TAP_NAME,
+    "--address",
+    addresses.guest,
+    "--netmask",
+    String(addresses.prefixLength),
+    "--gateway",
+    addresses.gateway,
+    "--dns-forward",
+    addresses.dns,
+    // Ports are published per sandbox, never all at once.
+    "--tcp-ports",
+    "none",
+    "--udp-ports",
+    "none",
+    "--tcp-ns",
+    "none",
+    "--udp-ns",
+    "none",
+  ];
+  if (!options.ipv6) args.push("--ipv4-only");
+  if (!options.allowHostLoopback) args.push("--no-map-gw");
+  if (options.outboundAddr) args.push("--outbound", options.outboundAddr);
+  if (options.outboundAddr6) args.push("--outbound", options.outboundAddr6);
+  return args;
+}
+
+/** Starts pasta for the namespace at `nsPath`; resolves once it has daemonised. */
+export async function startPasta(
+  options: ResolvedHelperOptions,
+  nsPath: string,
+  dir: string,
+  pidFile: string,
+): Promise<StartedHelper> {
+  const log = `${dir}/pasta.log`;
+  const args = pastaArgs(options, nsPath, pidFile, log);
+  debug(`starting ${options.binary} ${args.join(" ")}`);
+  try {
+    const out = await new Deno.Command(options.binary, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = readLog(log) + new TextDecoder().decode(out.stderr).trim();
+    if (!out.success) {
+      throw new NsnetError(
+        `pasta failed (exit ${out.code}): ${text || "(no output)"}`,
+      );
+    }
+    logHelperOutput("pasta", text);
+    const pid = readPidFile(pidFile);
+    if (pid === undefined) {
+      throw new NsnetError(`pasta wrote no pid to ${pidFile}`);
+    }
+    return { pid };
+  } finally {
+    try {
+      Deno.removeSync(log);
+    } catch { /* gone */ }
+  }
+}
+
+function readLog(path: string): string {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return "";
+  }
+}
