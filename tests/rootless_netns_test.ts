@@ -6,6 +6,7 @@ import {
 } from "./_assert.ts";
 import { nsTest } from "./_helpers.ts";
 import {
+  asUser,
   cleanupRootless,
   nsnetAsUser,
   rootlessEnv,
@@ -487,5 +488,122 @@ nsTest(
     const out = await nsnet("rootless", "status");
     assertEquals(out.code, 1);
     assertStringIncludes(out.stderr, "is for unprivileged users");
+  },
+);
+
+nsTest(
+  "a helper that fails to start: the error quotes its log, and nothing is left",
+  async () => {
+    await cleanupRootless();
+    rootlessEnv();
+    Deno.chmodSync("/dev/net/tun", 0o600);
+    try {
+      const out = await nsnetAsUser([
+        "rootless",
+        "up",
+        "--helper",
+        "slirp4netns",
+      ]);
+      assertEquals(out.code, 1);
+      assertStringIncludes(out.stderr, "slirp4netns failed");
+      assertStringIncludes(out.stderr, "/dev/net/tun");
+      assertEquals(leftovers(), { processes: [], files: [] });
+      assertEquals((await status()).exists, false);
+    } finally {
+      Deno.chmodSync("/dev/net/tun", 0o666);
+      await cleanupRootless();
+    }
+  },
+);
+
+/** Runs a TypeScript snippet importing mod.ts as the test user, optionally inside `nsnet unshare`. */
+async function libraryAsUser(
+  code: string,
+  inUserNamespace: boolean,
+): Promise<UserResult> {
+  const env = rootlessEnv();
+  const script = `/var/tmp/nsnet-lib-test-${env.uid}.ts`;
+  const bundle = `/var/tmp/nsnet-lib-test-${env.uid}.js`;
+  Deno.writeTextFileSync(
+    script,
+    `import * as m from "${
+      new URL("../mod.ts", import.meta.url).pathname
+    }";\n${code}\n`,
+  );
+  try {
+    const bundled = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, script],
+    }).output();
+    assertEquals(bundled.code, 0, new TextDecoder().decode(bundled.stderr));
+    Deno.chmodSync(bundle, 0o644);
+    const run = [env.deno, "run", "--allow-all", "--quiet", bundle];
+    return inUserNamespace
+      ? await nsnetAsUser(["unshare", "--", ...run])
+      : await asUser(run);
+  } finally {
+    Deno.removeSync(script);
+    try {
+      Deno.removeSync(bundle);
+    } catch { /* not made */ }
+  }
+}
+
+nsTest(
+  "the library outside nsnet's user namespace names `nsnet unshare`",
+  async () => {
+    await cleanupRootless();
+    try {
+      const out = await libraryAsUser(
+        "try { await m.getRootlessNetNS({ create: true }) } catch (e) { console.log(e.name, '|', e.hint) }",
+        false,
+      );
+      assertStringIncludes(out.stdout, "RootlessContextError");
+      assertStringIncludes(out.stdout, "nsnet unshare");
+    } finally {
+      await cleanupRootless();
+    }
+  },
+);
+
+nsTest(
+  "RootlessNetNS.spawn runs inside with S6's mounts; the caller's namespaces never change",
+  async () => {
+    await cleanupRootless();
+    try {
+      const out = await libraryAsUser(
+        `
+const before = [Deno.readLinkSync("/proc/thread-self/ns/net"), Deno.readLinkSync("/proc/thread-self/ns/mnt")];
+const rootless = await m.getRootlessNetNS({ create: true });
+rootless.changeRefCount(+1);
+rootless.unlock();
+const child = rootless.spawn(["sh", "-c", "readlink /proc/self/ns/net /proc/self/ns/mnt; ip -o -4 addr show tap0"], { stdout: "piped" });
+const inside = new TextDecoder().decode((await child.output()).stdout);
+rootless.lock();
+if (rootless.changeRefCount(-1) === 0) await rootless.cleanup();
+rootless.unlock();
+const after = [Deno.readLinkSync("/proc/thread-self/ns/net"), Deno.readLinkSync("/proc/thread-self/ns/mnt")];
+console.log(JSON.stringify({ before, after, inside }));
+`,
+        true,
+      );
+      assertEquals(out.code, 0, out.stderr);
+      const { before, after, inside } = JSON.parse(
+        out.stdout.trim().split("\n").pop()!,
+      );
+      assertEquals(after, before);
+      const [net, mnt] = (inside as string).split("\n");
+      assert(
+        net !== before[0],
+        "the command ran in the caller's network namespace",
+      );
+      assert(
+        mnt !== before[1],
+        "the command ran in the caller's mount namespace",
+      );
+      assertMatch(inside, /10\.0\.2\.100\/24/);
+      assertEquals(leftovers(), { processes: [], files: [] });
+    } finally {
+      await cleanupRootless();
+    }
   },
 );
