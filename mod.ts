@@ -165,3 +165,11 @@ export {
   setDebug,
   warn,
 } from "./lib/log.ts";
+export * from "./lib/netlink/mod.ts";
+export {
+  inspectNetNS,
+  type NetAddress,
+  type NetInterface,
+  type StatusBlock,
+} from "./lib/inspect.ts";
+export { type NetIO, netIO, readNetIO } from "./lib/stats.ts";

@@ -5,6 +5,7 @@
  */
 import { assertEquals } from "./_assert.ts";
 import { libc } from "../ffi/libc.ts";
+import { type NetNS, newNS, unmountNS } from "../mod.ts";
 
 // Opened once here: the test sanitizer counts a library loaded inside a test as a leak.
 libc();
@@ -100,4 +101,18 @@ export async function nsnet(...args: string[]): Promise<CliResult> {
     stdout: decoder.decode(out.stdout),
     stderr: decoder.decode(out.stderr),
   };
+}
+
+/** Runs `fn` with `count` fresh namespaces, always removed afterwards. */
+export async function withNamespaces(
+  count: number,
+  fn: (namespaces: NetNS[]) => void | Promise<void>,
+): Promise<void> {
+  const namespaces: NetNS[] = [];
+  try {
+    for (let i = 0; i < count; i++) namespaces.push(newNS());
+    await fn(namespaces);
+  } finally {
+    for (const ns of namespaces) unmountNS(ns);
+  }
 }

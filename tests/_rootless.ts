@@ -21,7 +21,9 @@ export interface RootlessEnv {
 }
 
 let prepared: RootlessEnv | undefined;
-const WORK = `/var/tmp/nsnet-rootless-test${TEST_USER === "nsnettest" ? "" : `-${TEST_USER}`}`;
+const WORK = `/var/tmp/nsnet-rootless-test${
+  TEST_USER === "nsnettest" ? "" : `-${TEST_USER}`
+}`;
 
 /** Creates (once per process) the test user and what it needs; idempotent across runs. */
 export function rootlessEnv(): RootlessEnv {

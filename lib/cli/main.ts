@@ -17,6 +17,11 @@ import { netnsCommands } from "./netns.ts";
 import { unshareCommand } from "./unshare.ts";
 import { resolvCommand } from "./resolv.ts";
 import { rootlessCommand } from "./rootless.ts";
+import { inspectCommand } from "./inspect.ts";
+import { statsCommand } from "./stats.ts";
+import { linkCommand } from "./link.ts";
+import { addrCommand } from "./addr.ts";
+import { routeCommand } from "./route.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { EXIT, ExitRequest } from "./output.ts";
 
@@ -51,6 +56,17 @@ exec and run pass the command's status through, 125 when nsnet failed first,
   program.addCommand(unshareCommand());
   program.addCommand(resolvCommand());
   program.addCommand(rootlessCommand());
+  for (
+    const command of [
+      inspectCommand(),
+      statsCommand(),
+      linkCommand(),
+      addrCommand(),
+      routeCommand(),
+    ]
+  ) {
+    program.addCommand(command);
+  }
   inheritErrorHandling(program);
   return program;
 }

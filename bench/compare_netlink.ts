@@ -1,0 +1,241 @@
+/**
+ * Side by side in one run: nsnet's netlink (in-process dump+decode) against
+ * `ip` (whole process) and pyroute2 (in-process, timed inside Python), on
+ * 1000 ifb links with statistics and on 100,000 IPv4 routes. Prints medians,
+ * the ratios and the targets as a markdown table, and removes what it made.
+ *
+ *   deno run --allow-all bench/compare_netlink.ts [RUNS] [PYROUTE2_RUNS]
+ */
+import { newNS } from "../lib/netns/create.ts";
+import type { NetNS } from "../lib/netns/netns.ts";
+import { unmountNS } from "../lib/netns/teardown.ts";
+import { AF, RT_TABLE } from "../lib/netlink/constants.ts";
+import { listLinks } from "../lib/netlink/link.ts";
+import { listRoutes } from "../lib/netlink/route.ts";
+import { NetlinkSocket } from "../lib/netlink/socket.ts";
+
+const runs = Number(Deno.args[0] ?? 15);
+const pyRuns = Number(Deno.args[1] ?? 3);
+const LINKS = 1000;
+const ROUTES = 100_000;
+const PYTHON = "/usr/bin/python3";
+
+function nameOf(ns: NetNS): string {
+  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2
+    ? sorted[mid]!
+    : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function ipBatch(ns: NetNS, lines: string[]): Promise<void> {
+  const child = new Deno.Command("ip", {
+    args: ["-n", nameOf(ns), "-batch", "-"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+}
+
+function has(command: string, ...args: string[]): boolean {
+  try {
+    return new Deno.Command(command, { args, stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** Median wall time in ms of a whole `ip` process: hyperfine -N when installed, else spawn timing. */
+function timeProcess(args: string[]): { ms: number; how: string } {
+  if (has("hyperfine", "--version")) {
+    const json = Deno.makeTempFileSync({ suffix: ".json" });
+    try {
+      const out = new Deno.Command("hyperfine", {
+        args: [
+          "-N",
+          "--warmup",
+          "3",
+          "--runs",
+          String(runs),
+          "--export-json",
+          json,
+          args.join(" "),
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).outputSync();
+      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+      const result = JSON.parse(Deno.readTextFileSync(json)).results[0];
+      return { ms: result.median * 1000, how: "hyperfine -N" };
+    } finally {
+      Deno.removeSync(json);
+    }
+  }
+  const samples: number[] = [];
+  for (let i = 0; i < runs + 3; i++) {
+    const start = performance.now();
+    const out = new Deno.Command(args[0]!, {
+      args: args.slice(1),
+      stdout: "null",
+    }).outputSync();
+    if (!out.success) throw new Error(`${args.join(" ")} failed`);
+    if (i >= 3) samples.push(performance.now() - start);
+  }
+  return { ms: median(samples), how: "spawned from Deno" };
+}
+
+/** Median ms of `call` run inside Python in namespace `ns`, or undefined without pyroute2. */
+function timePyroute2(
+  ns: NetNS,
+  call: string,
+  times: number,
+): number | undefined {
+  if (!has(PYTHON, "-c", "import pyroute2")) return undefined;
+  const script = [
+    "import json, socket, time",
+    "from pyroute2 import IPRoute",
+    "ipr = IPRoute()",
+    "samples = []",
+    `for _ in range(${times}):`,
+    "    start = time.perf_counter()",
+    `    result = ${call}`,
+    "    samples.append((time.perf_counter() - start) * 1000)",
+    "print(json.dumps(samples))",
+  ].join("\n");
+  const out = new Deno.Command("ip", {
+    args: ["netns", "exec", nameOf(ns), PYTHON, "-c", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return median(JSON.parse(new TextDecoder().decode(out.stdout)));
+}
+
+function timeNsnet(fn: () => unknown): number {
+  for (let i = 0; i < 3; i++) fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    fn();
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+interface Row {
+  label: string;
+  nsnet: number;
+  ip: number;
+  pyroute2: number | undefined;
+  ipTarget: number;
+  pyTarget: number;
+}
+
+const linkNS = newNS();
+const routeNS = newNS();
+const rows: Row[] = [];
+let how = "";
+try {
+  await ipBatch(
+    linkNS,
+    Array.from({ length: LINKS }, (_, i) => `link add ifb${i} type ifb`),
+  );
+  await ipBatch(routeNS, [
+    "link add v0 type veth peer name v1",
+    "link set v0 up",
+    "link set v1 up",
+    "addr add 192.168.0.1/24 dev v0",
+    ...Array.from(
+      { length: ROUTES },
+      (_, i) =>
+        `route add 10.${i >> 16}.${(i >> 8) & 255}.${
+          i & 255
+        }/32 via 192.168.0.2`,
+    ),
+  ]);
+
+  {
+    using sock = NetlinkSocket.open(linkNS);
+    const nsnet = timeNsnet(() => listLinks(sock));
+    const ip = timeProcess([
+      "ip",
+      "-n",
+      nameOf(linkNS),
+      "-j",
+      "-s",
+      "link",
+      "show",
+    ]);
+    how = ip.how;
+    rows.push({
+      label: `${LINKS + 1} links with stats`,
+      nsnet,
+      ip: ip.ms,
+      pyroute2: timePyroute2(linkNS, "ipr.get_links()", Math.max(pyRuns, 5)),
+      ipTarget: 1,
+      pyTarget: 30,
+    });
+  }
+  {
+    using sock = NetlinkSocket.open(routeNS);
+    const nsnet = timeNsnet(() =>
+      listRoutes(sock, { family: AF.INET, table: RT_TABLE.MAIN })
+    );
+    const ip = timeProcess(["ip", "-n", nameOf(routeNS), "route", "show"]);
+    rows.push({
+      label: `${ROUTES.toLocaleString("en")} IPv4 routes`,
+      nsnet,
+      ip: ip.ms,
+      pyroute2: timePyroute2(
+        routeNS,
+        "ipr.get_routes(family=socket.AF_INET, table=254)",
+        pyRuns,
+      ),
+      ipTarget: 1,
+      pyTarget: 50,
+    });
+  }
+} finally {
+  unmountNS(linkNS);
+  unmountNS(routeNS);
+}
+
+const ms = (v: number | undefined): string =>
+  v === undefined ? "n/a" : v.toFixed(1);
+console.log(
+  `### netlink dump+decode (median of ${runs} runs; pyroute2 median of its own runs; ip: whole process, ${how})\n`,
+);
+console.log(
+  "| case | nsnet (in-process) ms | `ip` (process) ms | pyroute2 (in-process) ms | ip ÷ nsnet | pyroute2 ÷ nsnet | targets |",
+);
+console.log("|---|---:|---:|---:|---:|---:|---|");
+let missed = 0;
+for (const row of rows) {
+  const ipRatio = row.ip / row.nsnet;
+  const pyRatio = row.pyroute2 === undefined
+    ? undefined
+    : row.pyroute2 / row.nsnet;
+  const ipOk = ipRatio >= row.ipTarget;
+  const pyOk = pyRatio === undefined || pyRatio >= row.pyTarget;
+  if (!ipOk || !pyOk) missed++;
+  console.log(
+    `| ${row.label} | ${ms(row.nsnet)} | ${ms(row.ip)} | ${
+      ms(row.pyroute2)
+    } | ${ipRatio.toFixed(2)}× | ${
+      pyRatio === undefined ? "n/a" : `${pyRatio.toFixed(0)}×`
+    } | ip ≥ 1× ${ipOk ? "✓" : "✗"}, pyroute2 ≥ ${row.pyTarget}× ${
+      pyRatio === undefined ? "(not installed)" : pyOk ? "✓" : "✗"
+    } |`,
+  );
+}
+if (missed > 0) Deno.exitCode = 1;

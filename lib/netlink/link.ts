@@ -1,0 +1,381 @@
+/**
+ * Links over rtnetlink, as `ip link` does them: list, get one by name or
+ * index, create (veth, bridge, ifb, macvlan, vxlan), change (up/down, MTU,
+ * MAC, name, master, namespace) and delete. Each change is one request
+ * answered by an ACK; kernel errors come back as {@linkcode NetlinkError}.
+ *
+ * @module
+ */
+
+import { InvalidArgumentError } from "../errors.ts";
+import { MessageWriter } from "./codec.ts";
+import {
+  AF,
+  IFF,
+  IFLA,
+  IFLA_INFO,
+  IFLA_MACVLAN,
+  IFLA_VXLAN,
+  MACVLAN_MODE,
+  NLM_F,
+  RTEXT_FILTER,
+  RTM,
+  SIZE,
+  VETH_INFO,
+} from "./constants.ts";
+import { LinkNotFoundError, NetlinkError } from "./errors.ts";
+import { parseIP, parseMac } from "./ip_address.ts";
+import { decodeLink, type Link } from "./link_message.ts";
+import type { NetlinkSocket } from "./socket.ts";
+
+/** A link named by its interface name or its index. */
+export type LinkRef = string | number;
+
+/** Options for {@linkcode listLinks}. */
+export interface ListLinksOptions {
+  /** Include the 64-bit statistics (default true). */
+  stats?: boolean;
+}
+
+function writeIfinfo(
+  writer: MessageWriter,
+  index = 0,
+  flags = 0,
+  change = 0,
+): MessageWriter {
+  return writer.struct(SIZE.IFINFOMSG, (view, at) => {
+    view.setUint8(at, AF.UNSPEC);
+    view.setInt32(at + 4, index, true);
+    view.setUint32(at + 8, flags, true);
+    view.setUint32(at + 12, change, true);
+  });
+}
+
+function decodeLinkMessage(
+  bytes: Uint8Array,
+  view: DataView,
+  body: number,
+  end: number,
+): Link {
+  return decodeLink(bytes, view, body, end);
+}
+
+/** Every link in the socket's namespace, in index order. */
+export function listLinks(
+  sock: NetlinkSocket,
+  options: ListLinksOptions = {},
+): Link[] {
+  const writer = writeIfinfo(
+    new MessageWriter(RTM.GETLINK, NLM_F.REQUEST | NLM_F.DUMP),
+  )
+    .u32(IFLA.EXT_MASK, options.stats === false ? RTEXT_FILTER.SKIP_STATS : 0);
+  return sock.dump(writer, "list links", decodeLinkMessage);
+}
+
+function refOperation(verb: string, link: LinkRef): string {
+  return typeof link === "number"
+    ? `${verb} link #${link}`
+    : `${verb} link ${link}`;
+}
+
+function rethrowMissing(
+  error: unknown,
+  operation: string,
+  link: LinkRef,
+): never {
+  if (error instanceof NetlinkError && error.code === "ENODEV") {
+    throw new LinkNotFoundError(operation, link, error.kernelMessage, {
+      cause: error,
+    });
+  }
+  throw error;
+}
+
+function identify(writer: MessageWriter, link: LinkRef): MessageWriter {
+  if (typeof link === "number") return writeIfinfo(writer, link);
+  validateLinkName(link);
+  return writeIfinfo(writer, 0).string(IFLA.IFNAME, link);
+}
+
+/** Checks an interface name the way the kernel will (1–15 bytes, no `/`, `:` or whitespace). */
+export function validateLinkName(name: string): void {
+  if (
+    name.length === 0 || new TextEncoder().encode(name).length > 15 ||
+    /[/:\s]/.test(name) ||
+    name === "." || name === ".."
+  ) {
+    throw new InvalidArgumentError(
+      `invalid interface name ${JSON.stringify(name)}`,
+      {
+        hint:
+          "an interface name has 1 to 15 bytes and no '/', ':' or whitespace",
+      },
+    );
+  }
+}
+
+/**
+ * One link by name or index, asked for directly (no dump). Raises
+ * {@linkcode LinkNotFoundError} if there is none.
+ */
+export function getLink(
+  sock: NetlinkSocket,
+  link: LinkRef,
+  options: ListLinksOptions = {},
+): Link {
+  const writer = identify(new MessageWriter(RTM.GETLINK, NLM_F.REQUEST), link)
+    .u32(IFLA.EXT_MASK, options.stats === false ? RTEXT_FILTER.SKIP_STATS : 0);
+  const operation = refOperation("get", link);
+  try {
+    return sock.get(writer, operation, decodeLinkMessage);
+  } catch (error) {
+    rethrowMissing(error, operation, link);
+  }
+}
+
+/** The index of a link given by name or index (a number is returned as is). */
+export function linkIndex(sock: NetlinkSocket, link: LinkRef): number {
+  return typeof link === "number"
+    ? link
+    : getLink(sock, link, { stats: false }).index;
+}
+
+/** What every new link can have set at creation. */
+export interface LinkCommon {
+  /** The new link's name. */
+  name: string;
+  /** MTU. */
+  mtu?: number;
+  /** MAC address, e.g. `02:00:00:00:00:01`. */
+  mac?: string;
+  /** Bring it up at once. */
+  up?: boolean;
+  /** Enslave it to this bridge. */
+  master?: LinkRef;
+}
+
+/** A veth pair. */
+export interface VethSpec extends LinkCommon {
+  /** Link kind. */
+  kind: "veth";
+  /** The other end. */
+  peer: {
+    /** The peer's name. */
+    name: string;
+    /** Create the peer straight in this namespace (a `NetNS`, or anything with its fd). */
+    netns?: { readonly fd: number };
+    /** The peer's MTU (default: the same as the first end). */
+    mtu?: number;
+    /** The peer's MAC address. */
+    mac?: string;
+  };
+}
+
+/** A bridge or an ifb device: nothing beyond the common settings. */
+export interface SimpleLinkSpec extends LinkCommon {
+  /** Link kind. */
+  kind: "bridge" | "ifb";
+}
+
+/** A macvlan on a parent link. */
+export interface MacvlanSpec extends LinkCommon {
+  /** Link kind. */
+  kind: "macvlan";
+  /** The parent link. */
+  parent: LinkRef;
+  /** The macvlan mode (default `bridge`). */
+  mode?: keyof typeof MACVLAN_MODE;
+}
+
+/** A VXLAN tunnel endpoint. */
+export interface VxlanSpec extends LinkCommon {
+  /** Link kind. */
+  kind: "vxlan";
+  /** VXLAN network identifier. */
+  vni: number;
+  /** UDP destination port (default 4789). */
+  port?: number;
+  /** Underlay link. */
+  parent?: LinkRef;
+  /** Local underlay address. */
+  local?: string;
+  /** Remote or multicast group address. */
+  remote?: string;
+}
+
+/** Everything {@linkcode createLink} can create. */
+export type LinkSpec = VethSpec | SimpleLinkSpec | MacvlanSpec | VxlanSpec;
+
+/** Resolves a link name to its index (a number is returned as is). */
+export type IndexResolver = (link: LinkRef) => number;
+
+function commonAttributes(
+  writer: MessageWriter,
+  spec: LinkCommon,
+  indexOf: IndexResolver,
+): void {
+  validateLinkName(spec.name);
+  writer.string(IFLA.IFNAME, spec.name);
+  if (spec.mtu !== undefined) writer.u32(IFLA.MTU, spec.mtu);
+  if (spec.mac !== undefined) writer.bytes(IFLA.ADDRESS, parseMac(spec.mac));
+  if (spec.master !== undefined) writer.u32(IFLA.MASTER, indexOf(spec.master));
+}
+
+/** Creates a link; fails with EEXIST if the name is taken. Read it back with {@linkcode getLink}. */
+export function createLink(sock: NetlinkSocket, spec: LinkSpec): void {
+  const writer = createLinkRequest(spec, (link) => linkIndex(sock, link));
+  sock.execute(writer, `create ${spec.kind} link ${spec.name}`);
+}
+
+/** The RTM_NEWLINK request that creates the link `spec` describes. */
+export function createLinkRequest(
+  spec: LinkSpec,
+  indexOf: IndexResolver,
+): MessageWriter {
+  const up = spec.up ? IFF.UP : 0;
+  const writer = writeIfinfo(
+    new MessageWriter(
+      RTM.NEWLINK,
+      NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
+    ),
+    0,
+    up,
+    up,
+  );
+  commonAttributes(writer, spec, indexOf);
+  if (spec.kind === "macvlan") {
+    writer.u32(IFLA.LINK, indexOf(spec.parent));
+  }
+  writer.begin(IFLA.LINKINFO).string(IFLA_INFO.KIND, spec.kind);
+  switch (spec.kind) {
+    case "veth": {
+      validateLinkName(spec.peer.name);
+      writer.begin(IFLA_INFO.DATA).begin(VETH_INFO.PEER);
+      writeIfinfo(writer);
+      writer.string(IFLA.IFNAME, spec.peer.name);
+      const mtu = spec.peer.mtu ?? spec.mtu;
+      if (mtu !== undefined) writer.u32(IFLA.MTU, mtu);
+      if (spec.peer.mac !== undefined) {
+        writer.bytes(IFLA.ADDRESS, parseMac(spec.peer.mac));
+      }
+      if (spec.peer.netns !== undefined) {
+        writer.u32(IFLA.NET_NS_FD, spec.peer.netns.fd);
+      }
+      writer.end().end();
+      break;
+    }
+    case "macvlan":
+      writer.begin(IFLA_INFO.DATA).u32(
+        IFLA_MACVLAN.MODE,
+        MACVLAN_MODE[spec.mode ?? "bridge"],
+      )
+        .end();
+      break;
+    case "vxlan": {
+      writer.begin(IFLA_INFO.DATA).u32(IFLA_VXLAN.ID, spec.vni);
+      const port = spec.port ?? 4789;
+      writer.bytes(IFLA_VXLAN.PORT, Uint8Array.of(port >> 8, port & 0xff)); // __be16
+      if (spec.parent !== undefined) {
+        writer.u32(IFLA_VXLAN.LINK, indexOf(spec.parent));
+      }
+      if (spec.local !== undefined) {
+        const ip = parseIP(spec.local);
+        writer.bytes(
+          ip.family === AF.INET ? IFLA_VXLAN.LOCAL : IFLA_VXLAN.LOCAL6,
+          ip.bytes,
+        );
+      }
+      if (spec.remote !== undefined) {
+        const ip = parseIP(spec.remote);
+        writer.bytes(
+          ip.family === AF.INET ? IFLA_VXLAN.GROUP : IFLA_VXLAN.GROUP6,
+          ip.bytes,
+        );
+      }
+      writer.end();
+      break;
+    }
+  }
+  return writer.end();
+}
+
+/** Changes {@linkcode setLink} can make, all in one request. */
+export interface LinkChanges {
+  /** Bring the link up (true) or down (false). */
+  up?: boolean;
+  /** New MTU. */
+  mtu?: number;
+  /** New MAC address. */
+  mac?: string;
+  /** New name. */
+  name?: string;
+  /** Enslave to this link; `null` releases it from its master. */
+  master?: LinkRef | null;
+  /** Move the link to this namespace (a `NetNS`, or anything with its fd). */
+  netns?: { readonly fd: number };
+  /** Move the link to the namespace behind this fd. */
+  netnsFd?: number;
+}
+
+/** Changes a link; the changes go in one request with one ACK. */
+export function setLink(
+  sock: NetlinkSocket,
+  link: LinkRef,
+  changes: LinkChanges,
+): void {
+  const operation = refOperation("change", link);
+  // A rename needs the index: the name attribute then carries the new name.
+  const index = changes.name !== undefined ? linkIndex(sock, link) : link;
+  const flags = changes.up === undefined ? 0 : changes.up ? IFF.UP : 0;
+  const change = changes.up === undefined ? 0 : IFF.UP;
+  const writer = new MessageWriter(RTM.NEWLINK, NLM_F.REQUEST | NLM_F.ACK);
+  if (typeof index === "number") writeIfinfo(writer, index, flags, change);
+  else {
+    validateLinkName(index);
+    writeIfinfo(writer, 0, flags, change).string(IFLA.IFNAME, index);
+  }
+  if (changes.name !== undefined) {
+    validateLinkName(changes.name);
+    writer.string(IFLA.IFNAME, changes.name);
+  }
+  if (changes.mtu !== undefined) writer.u32(IFLA.MTU, changes.mtu);
+  if (changes.mac !== undefined) {
+    writer.bytes(IFLA.ADDRESS, parseMac(changes.mac));
+  }
+  if (changes.master !== undefined) {
+    writer.u32(
+      IFLA.MASTER,
+      changes.master === null ? 0 : linkIndex(sock, changes.master),
+    );
+  }
+  const fd = changes.netns?.fd ?? changes.netnsFd;
+  if (fd !== undefined) writer.u32(IFLA.NET_NS_FD, fd);
+  try {
+    sock.execute(writer, operation);
+  } catch (error) {
+    rethrowMissing(error, operation, link);
+  }
+}
+
+/** Moves a link into the namespace `ns`. */
+export function moveLink(
+  sock: NetlinkSocket,
+  link: LinkRef,
+  ns: { readonly fd: number },
+): void {
+  setLink(sock, link, { netns: ns });
+}
+
+/** Deletes a link (a veth takes its peer with it). */
+export function deleteLink(sock: NetlinkSocket, link: LinkRef): void {
+  const operation = refOperation("delete", link);
+  const writer = identify(
+    new MessageWriter(RTM.DELLINK, NLM_F.REQUEST | NLM_F.ACK),
+    link,
+  );
+  try {
+    sock.execute(writer, operation);
+  } catch (error) {
+    rethrowMissing(error, operation, link);
+  }
+}

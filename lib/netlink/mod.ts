@@ -1,0 +1,19 @@
+/**
+ * rtnetlink in pure TypeScript: the codec, the socket, and links, addresses
+ * and routes read and written.
+ *
+ * @module
+ */
+
+export * from "./constants.ts";
+export * from "./errors.ts";
+export * from "./codec.ts";
+export * from "./ip_address.ts";
+export * from "./link_message.ts";
+export * from "./address_message.ts";
+export * from "./route_message.ts";
+export * from "./decode.ts";
+export * from "./socket.ts";
+export * from "./link.ts";
+export * from "./address.ts";
+export * from "./route.ts";
