@@ -607,3 +607,31 @@ console.log(JSON.stringify({ before, after, inside }));
     }
   },
 );
+
+nsTest(
+  "rootless inspect and link list read namespaces a rootless thread could not enter and leave",
+  async () => {
+    await cleanupRootless();
+    try {
+      ok(await nsnetAsUser(["rootless", "up"]), "up");
+      const s = await status();
+      const inspect = JSON.parse(
+        ok(await nsnetAsUser(["inspect", s.netnsPath, "--json"]), "inspect")
+          .stdout,
+      );
+      assertEquals(inspect.interfaces.tap0.subnets, [{
+        ipnet: "10.0.2.100/24",
+        gateway: "10.0.2.2",
+      }]);
+      ok(await nsnetAsUser(["add", "blue"]), "add");
+      const links = JSON.parse(
+        ok(await nsnetAsUser(["link", "list", "blue", "--json"]), "link list")
+          .stdout,
+      );
+      assertEquals(links.map((l: { name: string }) => l.name), ["lo"]);
+      ok(await nsnetAsUser(["del", "blue"]), "del");
+    } finally {
+      await cleanupRootless();
+    }
+  },
+);

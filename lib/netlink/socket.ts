@@ -107,7 +107,9 @@ export class NetlinkSocket {
   static open(ns?: NetNS, options: NetlinkSocketOptions = {}): NetlinkSocket {
     const create = (): number =>
       socket(NETLINK.AF_NETLINK, SOCK.RAW | SOCK.CLOEXEC, NETLINK.ROUTE);
-    const fd = ns === undefined ? create() : ns.run(create);
+    const fd = ns === undefined
+      ? create()
+      : ns.socket(NETLINK.AF_NETLINK, SOCK.RAW | SOCK.CLOEXEC, NETLINK.ROUTE);
     try {
       bind(fd, kernelAddress());
       const address = new Uint8Array(SOCKADDR_NL_SIZE);

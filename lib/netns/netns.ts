@@ -18,6 +18,8 @@ import {
   statfsType,
 } from "../../ffi/syscalls.ts";
 import { isRootless } from "../rootless/detect.ts";
+import { errno, libc } from "../../ffi/libc.ts";
+import { socketOnThrowawayThread } from "./socket_thread.ts";
 import {
   NamespaceNotFoundError,
   NotANamespaceError,
@@ -137,6 +139,27 @@ export class NetNS {
     return this.run(() => ({
       pending: Deno.connect({ ...options, hostname: host }),
     })).pending;
+  }
+
+  /**
+   * Creates a socket (`socket(domain, type, protocol)`) inside this
+   * namespace and returns its fd. The calling thread enters and comes back
+   * when it can; rootless, where it could not come back to the host's
+   * namespace, a throwaway thread makes the socket instead. A socket stays in
+   * the namespace it was made in, whoever uses it later.
+   */
+  socket(domain: number, type: number, protocol: number): number {
+    if (this.closed) {
+      throw new NsnetError(`namespace handle for ${this.path} is closed`);
+    }
+    if (threadCanReturn()) {
+      return this.run(() => {
+        const fd = libc().socket(domain, type, protocol);
+        if (fd < 0) throw new SyscallError("socket", errno(), this.path);
+        return fd;
+      });
+    }
+    return socketOnThrowawayThread(this.#fd, domain, type, protocol, this.path);
   }
 
   /** Closes the handle; the namespace lives on while it is mounted or used. Idempotent. */
