@@ -17,6 +17,7 @@ import { netnsCommands } from "./netns.ts";
 import { unshareCommand } from "./unshare.ts";
 import { resolvCommand } from "./resolv.ts";
 import { rootlessCommand } from "./rootless.ts";
+import { runCommand, sandboxCommand } from "./sandbox.ts";
 import { inspectCommand } from "./inspect.ts";
 import { statsCommand } from "./stats.ts";
 import { linkCommand } from "./link.ts";
@@ -56,6 +57,8 @@ exec and run pass the command's status through, 125 when nsnet failed first,
   program.addCommand(unshareCommand());
   program.addCommand(resolvCommand());
   program.addCommand(rootlessCommand());
+  program.addCommand(runCommand());
+  program.addCommand(sandboxCommand());
   for (
     const command of [
       inspectCommand(),

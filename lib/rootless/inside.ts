@@ -163,16 +163,32 @@ export function pathWithSbin(path = getEnv("PATH") ?? "/usr/bin:/bin"): string {
   return dirs.join(":");
 }
 
-/** Spawns `command` inside `rootless` with S6's mounts; see {@linkcode RootlessNetNS.spawn}. */
-export function spawnInside(
-  rootless: RootlessNetNS,
+/** Options for {@linkcode spawnWithMounts}. */
+export interface SpawnWithMountsOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Where the child's output goes; default inherited. */
+  stdout?: "inherit" | "piped" | "null";
+  /** Where the child's errors go; default inherited. */
+  stderr?: "inherit" | "piped" | "null";
+  /** The child's input; default inherited. */
+  stdin?: "inherit" | "piped" | "null";
+}
+
+/**
+ * Spawns `command` in the network namespace at `netnsPath` and a fresh mount
+ * namespace (slave propagation) where `steps` were applied first. The caller's
+ * own namespaces never change: the child enters them itself.
+ */
+export function spawnWithMounts(
+  netnsPath: string,
+  steps: readonly MountStep[],
   command: readonly string[],
-  options: SpawnInsideOptions = {},
+  options: SpawnWithMountsOptions = {},
 ): Deno.ChildProcess {
-  const steps = insideMountPlan(rootless.paths);
   return new Deno.Command("nsenter", {
     args: [
-      `--net=${rootless.path}`,
+      `--net=${netnsPath}`,
       "--",
       "unshare",
       "--mount",
@@ -192,4 +208,18 @@ export function spawnInside(
     stdout: options.stdout ?? "inherit",
     stderr: options.stderr ?? "inherit",
   }).spawn();
+}
+
+/** Spawns `command` inside `rootless` with S6's mounts; see {@linkcode RootlessNetNS.spawn}. */
+export function spawnInside(
+  rootless: RootlessNetNS,
+  command: readonly string[],
+  options: SpawnInsideOptions = {},
+): Deno.ChildProcess {
+  return spawnWithMounts(
+    rootless.path,
+    insideMountPlan(rootless.paths),
+    command,
+    options,
+  );
 }

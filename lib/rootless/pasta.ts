@@ -7,6 +7,7 @@
  */
 
 import { NsnetError } from "../errors.ts";
+import { isRootless } from "./detect.ts";
 import { debug, logHelperOutput } from "../log.ts";
 import type { ResolvedHelperOptions } from "./helper_options.ts";
 import { readPidFile } from "./helper_process.ts";
@@ -52,6 +53,9 @@ export function pastaArgs(
     "--udp-ns",
     "none",
   ];
+  // As real root pasta would drop to nobody, who may not enter a root-owned
+  // namespace; in a user namespace that drop works and is kept.
+  if (!isRootless()) args.push("--runas", "0:0");
   if (!options.ipv6) args.push("--ipv4-only");
   if (!options.allowHostLoopback) args.push("--no-map-gw");
   if (options.outboundAddr) args.push("--outbound", options.outboundAddr);
