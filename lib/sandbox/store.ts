@@ -23,9 +23,14 @@ export function stateDir(): string {
   return isRootless() ? rootlessStateDir() : "/run/nsnet";
 }
 
-/** Where sandbox records live. */
+/** Where sandbox records live (not created: see {@linkcode ensureSandboxDir}). */
 export function sandboxDir(): string {
-  const dir = `${stateDir()}/sandboxes`;
+  return `${stateDir()}/sandboxes`;
+}
+
+/** Creates the sandbox dir (0700) if needed and returns it: for writers only. */
+export function ensureSandboxDir(): string {
+  const dir = sandboxDir();
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
@@ -57,7 +62,7 @@ export class SandboxLock {
   /** Takes the lock of sandbox `name`, waiting for other nsnet processes to release it. */
   static acquire(name: string): SandboxLock {
     validateSandboxName(name);
-    const path = `${sandboxDir()}/.${name}.lock`;
+    const path = `${ensureSandboxDir()}/.${name}.lock`;
     const fd = openPath(path, O.RDWR | O.CREAT, 0o600);
     try {
       flock(fd, LOCK.EX, path);
@@ -137,7 +142,13 @@ export function removeRecord(name: string): void {
 /** Every sandbox record, sorted by name. Damaged records are skipped. */
 export function listRecords(): SandboxRecord[] {
   const records: SandboxRecord[] = [];
-  for (const entry of Deno.readDirSync(sandboxDir())) {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(sandboxDir())];
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
     if (
       !entry.isFile || !entry.name.endsWith(".json") ||
       entry.name.startsWith(".")

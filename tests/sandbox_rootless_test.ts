@@ -1,0 +1,100 @@
+import { assertEquals, assertMatch } from "./_assert.ts";
+import { nsTest } from "./_helpers.ts";
+import { cleanupRootless, nsnetAsUser, rootlessEnv } from "./_rootless.ts";
+import { findInPath } from "../lib/rootless/helper_options.ts";
+
+function userRemains(): string[] {
+  const env = rootlessEnv();
+  const left: string[] = [];
+  for (
+    const dir of [
+      `${env.runtimeDir}/netns`,
+      `${env.runtimeDir}/nsnet/sandboxes`,
+    ]
+  ) {
+    try {
+      for (const e of Deno.readDirSync(dir)) left.push(`${dir}/${e.name}`);
+    } catch { /* none */ }
+  }
+  return left;
+}
+
+for (
+  const helper of ["slirp4netns", "pasta"].filter((h) =>
+    findInPath(h) !== undefined
+  )
+) {
+  nsTest(
+    `rootless nsnet run --network ${helper}: self-check through the helper to the host's loopback`,
+    async () => {
+      await cleanupRootless();
+      try {
+        const out = await nsnetAsUser(["run", "--network", helper, "--json"]);
+        assertEquals(out.code, 0, out.stderr);
+        const report = JSON.parse(out.stdout);
+        assertEquals(report.tcp.ok, true);
+        assertMatch(
+          report.netnsPath,
+          new RegExp(`^${rootlessEnv().runtimeDir}/netns/netns-`),
+        );
+        assertEquals(userRemains(), []);
+      } finally {
+        await cleanupRootless();
+      }
+    },
+  );
+}
+
+nsTest(
+  "rootless sandboxes: none has only loopback; create, exec, inspect, rm",
+  async () => {
+    await cleanupRootless();
+    try {
+      const run = await nsnetAsUser([
+        "run",
+        "--network",
+        "none",
+        "--",
+        "ip",
+        "-o",
+        "link",
+      ]);
+      assertEquals(run.code, 0, run.stderr);
+      assertEquals(run.stdout.trim().split("\n").length, 1);
+      assertEquals(
+        (await nsnetAsUser([
+          "sandbox",
+          "create",
+          "box",
+          "--network",
+          "slirp4netns",
+        ])).code,
+        0,
+      );
+      const inside = await nsnetAsUser([
+        "sandbox",
+        "exec",
+        "box",
+        "--",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "tap0",
+      ]);
+      assertMatch(inside.stdout, /10\.0\.2\.100\/24/);
+      const inspect = JSON.parse(
+        (await nsnetAsUser(["sandbox", "inspect", "box", "--json"])).stdout,
+      );
+      assertEquals(
+        inspect.status.interfaces.tap0.subnets[0].gateway,
+        "10.0.2.2",
+      );
+      assertEquals((await nsnetAsUser(["sandbox", "rm", "box"])).code, 0);
+      assertEquals(userRemains(), []);
+    } finally {
+      await cleanupRootless();
+    }
+  },
+);
