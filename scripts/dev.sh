@@ -15,14 +15,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
 DENO_VERSION=2.9.6
-# Packages the tests and benchmarks drive as peers or need as helpers.
-PACKAGES=(iproute2 util-linux procps uidmap slirp4netns passt nftables python3-pyroute2)
+# Packages the tests drive as peers or need as helpers; the benchmarks' peers on top.
+PACKAGES=(iproute2 util-linux procps uidmap slirp4netns passt nftables bash coreutils)
+BENCH_PACKAGES=(hyperfine python3-pyroute2)
 
 log() { printf '\033[1m[nsnet]\033[0m %s\n' "$*" >&2; }
 
 install_packages() {
   local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -82,7 +83,7 @@ case "$job" in
     exec "$DENO" publish --dry-run --allow-dirty --quiet
     ;;
   bench)
-    install_packages
+    install_packages "${BENCH_PACKAGES[@]}"
     DENO=$(deno_bin); export DENO
     "$DENO" install --quiet
     "$DENO" task bench "$@"
