@@ -2,12 +2,36 @@
  * The nsnet command line. Run it with `deno run --allow-all cli.ts --help`,
  * or as the compiled `nsnet` binary.
  *
+ * The full CLI (commander and everything it loads) is imported only when
+ * needed: the warm `rootless exec` path runs without it, so that its cost
+ * is little more than Deno's own startup.
+ *
  * @module
  */
 
-import { main } from "./lib/cli/main.ts";
+/**
+ * Runs the nsnet CLI with `args` (without the program name) and returns the
+ * exit status. Errors are printed as one line to standard error.
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  const warm = await tryWarmRootlessExec(args);
+  if (warm !== undefined) return warm;
+  const cli = await import("./lib/cli/main.ts");
+  return await cli.main(args);
+}
 
-export { main };
+async function tryWarmRootlessExec(
+  args: readonly string[],
+): Promise<number | undefined> {
+  if (args[0] !== "rootless" || args[1] !== "exec") return undefined;
+  const warm = await import("./lib/rootless/warm_exec.ts");
+  const command = warm.plainRootlessExec(args);
+  if (command === undefined) return undefined;
+  return await warm.warmRootlessExec(command, async () => {
+    const cli = await import("./lib/cli/main.ts");
+    return await cli.main(["rootless", "release"]);
+  });
+}
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));

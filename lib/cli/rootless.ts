@@ -268,6 +268,25 @@ function downCommand(): CommandUnknownOpts {
     });
 }
 
+function releaseCommand(): CommandUnknownOpts {
+  return new Command("release")
+    .description(
+      "drop one reference, tearing the namespace down when it was the last",
+    )
+    .action(async () => {
+      requireRootless();
+      const rootless = await getRootlessNetNS({ create: false });
+      if (rootless === undefined) return;
+      try {
+        if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
+          await rootless.cleanup();
+        }
+      } finally {
+        rootless.unlock();
+      }
+    });
+}
+
 /** The `rootless` command family. */
 export function rootlessCommand(): CommandUnknownOpts {
   return new Command("rootless")
@@ -278,5 +297,6 @@ export function rootlessCommand(): CommandUnknownOpts {
     .addCommand(upCommand())
     .addCommand(statusCommand())
     .addCommand(execCommand())
-    .addCommand(downCommand());
+    .addCommand(downCommand())
+    .addCommand(releaseCommand(), { hidden: true });
 }

@@ -173,6 +173,12 @@ export interface SpawnWithMountsOptions {
   stderr?: "inherit" | "piped" | "null";
   /** The child's input; default inherited. */
   stdin?: "inherit" | "piped" | "null";
+  /**
+   * Also enter the user and mount namespaces of this process first (the
+   * pause process): how an unprivileged nsnet reaches its user namespace
+   * without running itself again. `netnsPath` is then opened from there.
+   */
+  joinUserNamespaceOf?: number;
 }
 
 /**
@@ -186,9 +192,17 @@ export function spawnWithMounts(
   command: readonly string[],
   options: SpawnWithMountsOptions = {},
 ): Deno.ChildProcess {
+  const pause = options.joinUserNamespaceOf;
+  const enter = pause === undefined ? [`--net=${netnsPath}`] : [
+    "--target",
+    String(pause),
+    "--user",
+    "--mount",
+    `--net=/proc/${pause}/root${netnsPath}`,
+  ];
   return new Deno.Command("nsenter", {
     args: [
-      `--net=${netnsPath}`,
+      ...enter,
       "--",
       "unshare",
       "--mount",

@@ -10,16 +10,10 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import {
-  close,
-  flock,
-  geteuid,
-  LOCK,
-  O,
-  openPath,
-} from "../../ffi/syscalls.ts";
+import { geteuid } from "../../ffi/syscalls.ts";
+import { FileLock } from "../lock.ts";
 import { getEnv } from "../env.ts";
+import { sha256Hex } from "../sha256.ts";
 import {
   NamespaceNotFoundError,
   NotANamespaceError,
@@ -138,7 +132,7 @@ export function defaultStaticDir(): string {
 
 /** The namespace name for a static dir: `rootless-netns-` + the first 10 bytes of its sha256 in hex (S1). */
 export function rootlessNetNSName(staticDir: string): string {
-  const hash = createHash("sha256").update(staticDir).digest("hex");
+  const hash = sha256Hex(staticDir);
   return `rootless-netns-${hash.slice(0, 20)}`;
 }
 
@@ -166,39 +160,6 @@ function requireUserNamespace(): void {
     throw new RootlessContextError(
       "rootless network namespaces need nsnet's user namespace, and this process is not in one",
     );
-  }
-}
-
-/** An exclusive lock on a file, held until released. */
-class FileLock {
-  #fd = -1;
-  readonly path: string;
-
-  constructor(path: string) {
-    this.path = path;
-  }
-
-  acquire(): void {
-    if (this.#fd >= 0) return;
-    const fd = openPath(this.path, O.RDWR | O.CREAT, 0o600);
-    try {
-      flock(fd, LOCK.EX, this.path);
-    } catch (error) {
-      close(fd);
-      throw error;
-    }
-    this.#fd = fd;
-  }
-
-  release(): void {
-    if (this.#fd < 0) return;
-    const fd = this.#fd;
-    this.#fd = -1;
-    close(fd); // drops the lock
-  }
-
-  get held(): boolean {
-    return this.#fd >= 0;
   }
 }
 
@@ -253,15 +214,7 @@ export class RootlessNetNS {
    */
   changeRefCount(delta: number): number {
     this.#requireLock();
-    let next = this.refCount() + delta;
-    if (next < 0) {
-      warn(
-        `rootless namespace reference count out of sync (would be ${next}); keeping it at 0`,
-      );
-      next = 0;
-    }
-    writeFileAtomicSync(this.paths.refCount, `${next}\n`, 0o600);
-    return next;
+    return adjustRefCount(this.paths, delta);
   }
 
   /** Whether `nsnet rootless up` holds a reference. */
@@ -335,6 +288,27 @@ export interface SpawnInsideOptions {
   stderr?: "inherit" | "piped" | "null";
   /** The child's input; default inherited. */
   stdin?: "inherit" | "piped" | "null";
+}
+
+/**
+ * Changes the reference count in `paths` by `delta` and returns the new
+ * count; never below 0 (it says so when it would be). Call under the lock.
+ */
+export function adjustRefCount(paths: RootlessPaths, delta: number): number {
+  let next = readCount(paths.refCount) + delta;
+  if (next < 0) {
+    warn(
+      `rootless namespace reference count out of sync (would be ${next}); keeping it at 0`,
+    );
+    next = 0;
+  }
+  writeFileAtomicSync(paths.refCount, `${next}\n`, 0o600);
+  return next;
+}
+
+/** The reference count in `paths` (0 when missing or unreadable). */
+export function readRefCount(paths: RootlessPaths): number {
+  return readCount(paths.refCount);
 }
 
 function readCount(path: string): number {

@@ -28,10 +28,10 @@ import { writeResolvConf } from "../resolv_conf/files.ts";
 import { parseNetworkMode } from "./mode.ts";
 import {
   listRecords,
+  lockSandbox,
   readRecord,
   removeRecord,
   sandboxDir,
-  SandboxLock,
   validateSandboxName,
   writeRecord,
 } from "./store.ts";
@@ -128,7 +128,7 @@ export async function createSandbox(
   const helperOptions = mode.kind === "slirp4netns" || mode.kind === "pasta"
     ? resolveHelperOptions({ ...options.helper, helper: mode.kind })
     : undefined;
-  using lock = SandboxLock.acquire(name);
+  using lock = lockSandbox(name);
   void lock;
   if (readRecord(name) !== undefined) {
     throw new NsnetError(`a sandbox named ${name} already exists`, {
@@ -297,7 +297,7 @@ export async function removeSandbox(
   name: string,
   options: RemoveSandboxOptions = {},
 ): Promise<void> {
-  using lock = SandboxLock.acquire(name);
+  using lock = lockSandbox(name);
   void lock;
   const record = readRecord(name);
   if (record === undefined) {
@@ -330,7 +330,7 @@ export async function removeSandbox(
  */
 export function adoptSandbox(name: string, pid: number): SandboxRecord {
   validateSandboxName(name);
-  using lock = SandboxLock.acquire(name);
+  using lock = lockSandbox(name);
   void lock;
   if (readRecord(name) !== undefined) {
     throw new NsnetError(`a sandbox named ${name} already exists`, {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { close, flock, LOCK, O, openPath } from "../../ffi/syscalls.ts";
+import { FileLock } from "../lock.ts";
 import { getEnv } from "../env.ts";
 import { NsnetError } from "../errors.ts";
 import { writeFileAtomicSync } from "../fs.ts";
@@ -48,44 +48,10 @@ export function validateSandboxName(name: string): void {
   }
 }
 
-/** An exclusive lock on one sandbox, held until released. */
-export class SandboxLock {
-  #fd: number;
-  /** The sandbox it locks. */
-  readonly name: string;
-
-  private constructor(name: string, fd: number) {
-    this.name = name;
-    this.#fd = fd;
-  }
-
-  /** Takes the lock of sandbox `name`, waiting for other nsnet processes to release it. */
-  static acquire(name: string): SandboxLock {
-    validateSandboxName(name);
-    const path = `${ensureSandboxDir()}/.${name}.lock`;
-    const fd = openPath(path, O.RDWR | O.CREAT, 0o600);
-    try {
-      flock(fd, LOCK.EX, path);
-    } catch (error) {
-      close(fd);
-      throw error;
-    }
-    return new SandboxLock(name, fd);
-  }
-
-  /** Releases the lock. Idempotent. */
-  release(): void {
-    if (this.#fd >= 0) {
-      const fd = this.#fd;
-      this.#fd = -1;
-      close(fd);
-    }
-  }
-
-  /** Releases the lock at the end of a `using` block. */
-  [Symbol.dispose](): void {
-    this.release();
-  }
+/** Takes the exclusive lock of sandbox `name`, waiting for other nsnet processes to release it. */
+export function lockSandbox(name: string): FileLock {
+  validateSandboxName(name);
+  return new FileLock(`${ensureSandboxDir()}/.${name}.lock`).acquire();
 }
 
 function recordPath(name: string): string {

@@ -1,0 +1,125 @@
+/**
+ * The warm path of `nsnet rootless exec`, taken by the unprivileged nsnet
+ * itself, before it would run itself again inside its user namespace: when
+ * the pause process, the rootless namespace and its helper are all there,
+ * it counts a reference under the lock and starts the command with one
+ * `nsenter` into the pause process's user and mount namespaces and the
+ * rootless network namespace. Anything missing or off (and any option
+ * given) sends the caller down the full path, which repairs and creates.
+ *
+ * This module loads nothing heavy (no commander, no Node compatibility
+ * layer): its cost is Deno's own startup.
+ *
+ * @module
+ */
+
+import { FS_MAGIC, statfsType } from "../../ffi/syscalls.ts";
+import { waitForwardingSignals } from "../child.ts";
+import { FileLock } from "../lock.ts";
+import { isHelperProcess } from "./helper_process.ts";
+import { insideMountPlan, spawnWithMounts } from "./inside.ts";
+import {
+  adjustRefCount,
+  readInfo,
+  readRefCount,
+  rootlessPaths,
+} from "./netns.ts";
+import { livePause, needsUserNS } from "./userns.ts";
+
+/** The command of `rootless exec -- CMD…` when nothing else is on the line, else undefined. */
+export function plainRootlessExec(
+  args: readonly string[],
+): string[] | undefined {
+  if (args[0] !== "rootless" || args[1] !== "exec") return undefined;
+  const rest = args.slice(2);
+  const command = rest[0] === "--" ? rest.slice(1) : rest;
+  if (command.length === 0 || command[0]!.startsWith("-")) return undefined;
+  return command;
+}
+
+/**
+ * Runs `command` in the warm rootless namespace and returns its exit status;
+ * undefined (having done nothing) when the warm path does not apply.
+ * `finish` is called when the last reference would go, to let the full path
+ * drop it and tear the namespace down.
+ */
+export async function warmRootlessExec(
+  command: readonly string[],
+  finish: () => Promise<number>,
+): Promise<number | undefined> {
+  if (!needsUserNS()) return undefined;
+  const pause = livePause();
+  if (pause === undefined) return undefined;
+  let paths;
+  try {
+    paths = rootlessPaths();
+  } catch {
+    return undefined; // let the full path report it
+  }
+  const lock = new FileLock(paths.lock);
+  try {
+    lock.acquire();
+  } catch {
+    return undefined;
+  }
+  try {
+    try {
+      if (statfsType(`/proc/${pause}/root${paths.netns}`) !== FS_MAGIC.NSFS) {
+        return undefined;
+      }
+    } catch {
+      return undefined;
+    }
+    const info = readInfo(paths);
+    if (info === undefined) return undefined;
+    if (
+      !isHelperProcess(info.helperPid, {
+        program: info.helper,
+        netnsPath: paths.netns,
+      })
+    ) {
+      return undefined;
+    }
+    adjustRefCount(paths, +1);
+  } catch {
+    return undefined; // nothing was changed: the full path reports what is wrong
+  } finally {
+    lock.release();
+  }
+  let status: number;
+  try {
+    const child = spawnWithMounts(
+      paths.netns,
+      insideMountPlan(paths),
+      command,
+      {
+        joinUserNamespaceOf: pause,
+      },
+    );
+    status = await waitForwardingSignals(child);
+  } finally {
+    lock.acquire();
+    let last = false;
+    try {
+      const pinned = exists(paths.pinned);
+      if (exists(paths.dir)) {
+        last = !pinned && readRefCount(paths) <= 1;
+        if (!last) adjustRefCount(paths, -1);
+      }
+    } finally {
+      lock.release();
+    }
+    // The last reference: dropping it tears the namespace down, which needs the user namespace.
+    if (last) await finish();
+  }
+  return status;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
