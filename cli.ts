@@ -16,6 +16,16 @@
 export async function main(args: readonly string[]): Promise<number> {
   const warm = await tryWarmRootlessExec(args);
   if (warm !== undefined) return warm;
+  const userns = await import("./lib/rootless/userns.ts");
+  if (userns.needsUserNS() && userns.wantsUserNS(args)) {
+    // Unprivileged: run again inside nsnet's user namespace, before loading the full CLI.
+    if (args.includes("--debug")) (await import("./lib/log.ts")).setDebug(true);
+    try {
+      return await userns.reexecInUserNS(args);
+    } catch (error) {
+      return (await import("./lib/cli/report.ts")).reportError(error);
+    }
+  }
   const cli = await import("./lib/cli/main.ts");
   return await cli.main(args);
 }
@@ -27,6 +37,15 @@ async function tryWarmRootlessExec(
   const warm = await import("./lib/rootless/warm_exec.ts");
   const command = warm.plainRootlessExec(args);
   if (command === undefined) return undefined;
+  if (warm.inNsnetUserNS()) {
+    // Re-entered to make or repair the namespace: still no need for the full CLI.
+    try {
+      return await warm.execInRootlessNetNS(command);
+    } catch (error) {
+      const { reportError } = await import("./lib/cli/report.ts");
+      return reportError(error);
+    }
+  }
   return await warm.warmRootlessExec(command, async () => {
     const cli = await import("./lib/cli/main.ts");
     return await cli.main(["rootless", "release"]);

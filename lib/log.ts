@@ -5,7 +5,9 @@
  * @module
  */
 
-let enabled = false;
+import { getEnv } from "./env.ts";
+
+let enabled = getEnv("NSNET_DEBUG") === "1";
 
 /** Turns debug logging on or off (the CLI's `--debug`, or `NSNET_DEBUG=1`). */
 export function setDebug(on: boolean): void {
@@ -19,7 +21,11 @@ export function debugEnabled(): boolean {
 
 /** Writes one debug line to standard error when debug logging is on. */
 export function debug(message: string): void {
-  if (enabled) console.error(`DEBU[nsnet] ${message}`);
+  if (enabled) {
+    console.error(
+      `DEBU[nsnet] ${performance.now().toFixed(1).padStart(7)}ms ${message}`,
+    );
+  }
 }
 
 /** Writes a warning to standard error: something was refused or skipped, and work went on. */

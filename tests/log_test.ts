@@ -25,7 +25,10 @@ nsTest(
     setDebug(true);
     try {
       assertEquals(
-        captureStderr(() => logHelperOutput("slirp4netns", output)),
+        captureStderr(() => logHelperOutput("slirp4netns", output))
+          .map((line) =>
+            line.replace(/^DEBU\[nsnet\] +[\d.]+ms /, "DEBU[nsnet] ")
+          ),
         [
           "DEBU[nsnet] slirp4netns: sent tapfd=5 for tap0",
           "DEBU[nsnet] slirp4netns: received tapfd=5",

@@ -70,12 +70,12 @@ nsTest("--debug logs each namespace made and removed", async () => {
   assertEquals(add.code, 0);
   assertStringIncludes(
     add.stderr,
-    `DEBU[nsnet] created namespace /run/netns/${name}`,
+    `created namespace /run/netns/${name}`,
   );
   const del = await nsnet("--debug", "del", name);
   assertStringIncludes(
     del.stderr,
-    `DEBU[nsnet] removed namespace /run/netns/${name}`,
+    `removed namespace /run/netns/${name}`,
   );
   const quiet = await nsnet("add", name);
   assertEquals(quiet.stderr, "");

@@ -10,9 +10,8 @@ import {
   CommanderError,
   type CommandUnknownOpts,
 } from "@commander-js/extra-typings";
-import { NsnetError } from "../errors.ts";
 import { getEnv } from "../env.ts";
-import { debug, setDebug } from "../log.ts";
+import { setDebug } from "../log.ts";
 import { netnsCommands } from "./netns.ts";
 import { unshareCommand } from "./unshare.ts";
 import { resolvCommand } from "./resolv.ts";
@@ -23,8 +22,13 @@ import { statsCommand } from "./stats.ts";
 import { linkCommand } from "./link.ts";
 import { addrCommand } from "./addr.ts";
 import { routeCommand } from "./route.ts";
-import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
-import { EXIT, ExitRequest } from "./output.ts";
+import {
+  needsUserNS,
+  reexecInUserNS,
+  wantsUserNS,
+} from "../rootless/userns.ts";
+import { EXIT } from "./output.ts";
+import { reportError as reportNsnetError } from "./report.ts";
 
 /** nsnet's version, as published. */
 export const VERSION = "0.1.0";
@@ -91,7 +95,7 @@ function inheritErrorHandling(command: CommandUnknownOpts): void {
 export async function main(args: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
-    if (needsUserNS() && wantsUserNS(args)) {
+    if (needsUserNS() && wantsUserNS(args)) { // only when main() is called directly
       if (args.includes("--debug") || getEnv("NSNET_DEBUG") === "1") {
         setDebug(true);
       }
@@ -104,27 +108,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
-/** Commands that work without nsnet's user namespace when run unprivileged. */
-const OUTSIDE_USERNS = new Set(["help", "resolv"]);
-
-/**
- * Whether `args` name a command that, run unprivileged, must run inside
- * nsnet's user namespace: all but help, version and pure computations.
- */
-function wantsUserNS(args: readonly string[]): boolean {
-  if (
-    args.some((a) =>
-      a === "--help" || a === "-h" || a === "--version" || a === "-V"
-    )
-  ) {
-    return false;
-  }
-  const command = args.find((a) => !a.startsWith("-"));
-  return command !== undefined && !OUTSIDE_USERNS.has(command);
-}
-
 function reportError(error: unknown): number {
-  if (error instanceof ExitRequest) return error.code;
   if (error instanceof CommanderError) {
     const quiet = [
       "commander.helpDisplayed",
@@ -133,21 +117,5 @@ function reportError(error: unknown): number {
     ];
     return quiet.includes(error.code) ? EXIT.OK : EXIT.USAGE;
   }
-  if (error instanceof NsnetError) {
-    const hint = error.hint === undefined ? "" : ` (${error.hint})`;
-    console.error(`nsnet: ${error.message}${hint}`);
-    debug(error.stack ?? "");
-    return EXIT.FAILURE;
-  }
-  if (error instanceof Deno.errors.NotCapable) {
-    console.error(
-      `nsnet: ${error.message} (run with --allow-all, as the compiled binary does)`,
-    );
-    return EXIT.FAILURE;
-  }
-  console.error(
-    `nsnet: ${error instanceof Error ? error.message : String(error)}`,
-  );
-  debug(error instanceof Error ? error.stack ?? "" : "");
-  return EXIT.FAILURE;
+  return reportNsnetError(error);
 }

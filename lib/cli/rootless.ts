@@ -10,7 +10,6 @@ import {
   type CommandUnknownOpts,
   Option,
 } from "@commander-js/extra-typings";
-import { waitForwardingSignals } from "../child.ts";
 import { InvalidArgumentError, NsnetError } from "../errors.ts";
 import { isRootless } from "../rootless/detect.ts";
 import {
@@ -25,6 +24,7 @@ import {
   rootlessStatus,
 } from "../rootless/netns.ts";
 import { ExitRequest, printJson } from "./output.ts";
+import { execInRootlessNetNS } from "../rootless/run.ts";
 
 interface HelperFlags {
   helper?: string;
@@ -221,32 +221,11 @@ function execCommand(): CommandUnknownOpts {
     const argv = (command as string[])[0] === "--"
       ? (command as string[]).slice(1)
       : command as string[];
-    if (argv.length === 0) {
-      throw new NsnetError("no command given", {
-        hint: "put the command after --",
-      });
-    }
-    const rootless = await open({
-      ...toOptions(flags as HelperFlags),
-      create: true,
-    });
-    let child: Deno.ChildProcess;
-    try {
-      child = rootless.spawn(argv);
-      rootless.changeRefCount(+1);
-    } finally {
-      // Released while the command runs, as Podman does, so others can join.
-      rootless.unlock();
-    }
-    const status = await waitForwardingSignals(child);
-    rootless.lock();
-    try {
-      if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
-        await rootless.cleanup();
-      }
-    } finally {
-      rootless.unlock();
-    }
+    requireRootless();
+    const status = await execInRootlessNetNS(
+      argv,
+      toOptions(flags as HelperFlags),
+    );
     if (status !== 0) throw new ExitRequest(status);
   });
 }

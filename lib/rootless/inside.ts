@@ -137,7 +137,7 @@ while [ "$1" != "--" ]; do
     rshared) mount --make-rshared "$2" || fail "mount --make-rshared $2"; shift 2 ;;
     tmpfs) mount -t tmpfs -o mode=0755 tmpfs "$2" || fail "mount tmpfs on $2"; shift 2 ;;
     mkfile) mkdir -p "\${2%/*}" && : >> "$2" || fail "create $2"; shift 2 ;;
-    sysfs) umount -l "$2" 2>/dev/null; mount -t sysfs sysfs "$2" 2>/dev/null; shift 2 ;;
+    sysfs) mount -t sysfs sysfs "$2" 2>/dev/null; shift 2 ;;
     *) fail "unknown step $1" ;;
   esac
 done
@@ -179,6 +179,8 @@ export interface SpawnWithMountsOptions {
    * without running itself again. `netnsPath` is then opened from there.
    */
   joinUserNamespaceOf?: number;
+  /** Start it in a session of its own (`setsid`), so a terminal's signals do not reach it. */
+  detach?: boolean;
 }
 
 /**
@@ -200,8 +202,12 @@ export function spawnWithMounts(
     "--mount",
     `--net=/proc/${pause}/root${netnsPath}`,
   ];
-  return new Deno.Command("nsenter", {
+  const [program, ...prefix] = options.detach
+    ? ["setsid", "nsenter"]
+    : ["nsenter"];
+  return new Deno.Command(program!, {
     args: [
+      ...prefix,
       ...enter,
       "--",
       "unshare",

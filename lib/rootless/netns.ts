@@ -30,6 +30,13 @@ import { writeResolvConf } from "../resolv_conf/files.ts";
 import { isRootless } from "./detect.ts";
 import { spawnInside } from "./inside.ts";
 import {
+  isHolderProcess,
+  netnsLink,
+  spawnInHolder,
+  startHolder,
+  stopHolder,
+} from "./holder.ts";
+import {
   type HelperKind,
   type HelperOptions,
   type ResolvedHelperOptions,
@@ -97,6 +104,8 @@ export interface RootlessInfo {
   allowHostLoopback: boolean;
   /** slirp4netns API socket, if one was asked for. */
   apiSocket?: string;
+  /** The process holding the prepared mount namespace (S6's mounts, applied once). */
+  holderPid?: number;
   /** The options the helper was started with (used to restart it alike). */
   options: HelperOptions;
 }
@@ -121,6 +130,11 @@ export interface RootlessPaths {
   resolvConf: string;
   /** The run dir mounted over /run inside (S5, S6). */
   run: string;
+}
+
+/** The mount holder's pid file. */
+export function holderPidFile(paths: RootlessPaths): string {
+  return `${paths.dir}/holder.pid`;
 }
 
 /** The default static dir: `$XDG_DATA_HOME/nsnet`, else `~/.local/share/nsnet`. */
@@ -263,6 +277,9 @@ export class RootlessNetNS {
     command: readonly string[],
     options: SpawnInsideOptions = {},
   ): Deno.ChildProcess {
+    if (isHolderProcess(this.info.holderPid, netnsLink(this.paths.netns))) {
+      return spawnInHolder(this.info.holderPid!, command, options);
+    }
     return spawnInside(this, command, options);
   }
 
@@ -333,6 +350,7 @@ async function teardown(
       helpers.set(fromFile, program);
     }
   }
+  stopHolder(readPidFile(holderPidFile(paths)));
   unmountNS(paths.netns);
   debug(`unmounted ${paths.netns}`);
   for (const [helperPid, program] of helpers) {
@@ -446,6 +464,23 @@ async function openOrCreate(
       started = await startHelper(effective, paths);
       crashPoint("rootless-after-helper");
       info = makeInfo(paths, effective, started, options);
+      writeFileAtomicSync(
+        paths.info,
+        JSON.stringify(info, null, 2) + "\n",
+        0o600,
+      );
+    }
+    if (!isHolderProcess(info!.holderPid, netnsLink(paths.netns))) {
+      if (info!.holderPid !== undefined) {
+        warn(
+          `the mount holder (pid ${
+            info!.holderPid
+          }) of ${paths.netns} is gone; restarting it`,
+        );
+      }
+      stopHolder(readPidFile(holderPidFile(paths)));
+      info!.holderPid = await startHolder(paths);
+      writeFileAtomicSync(holderPidFile(paths), `${info!.holderPid}\n`, 0o600);
       writeFileAtomicSync(
         paths.info,
         JSON.stringify(info, null, 2) + "\n",

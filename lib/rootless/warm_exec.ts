@@ -17,7 +17,7 @@ import { FS_MAGIC, statfsType } from "../../ffi/syscalls.ts";
 import { waitForwardingSignals } from "../child.ts";
 import { FileLock } from "../lock.ts";
 import { isHelperProcess } from "./helper_process.ts";
-import { insideMountPlan, spawnWithMounts } from "./inside.ts";
+import { isHolderProcess, netnsLink, spawnInHolder } from "./holder.ts";
 import {
   adjustRefCount,
   readInfo,
@@ -56,6 +56,8 @@ export async function warmRootlessExec(
   } catch {
     return undefined; // let the full path report it
   }
+  const nsFromPause = `/proc/${pause}/root${paths.netns}`;
+  let holder = 0;
   const lock = new FileLock(paths.lock);
   try {
     lock.acquire();
@@ -80,6 +82,10 @@ export async function warmRootlessExec(
     ) {
       return undefined;
     }
+    if (!isHolderProcess(info.holderPid, netnsLink(nsFromPause))) {
+      return undefined;
+    }
+    holder = info.holderPid!;
     adjustRefCount(paths, +1);
   } catch {
     return undefined; // nothing was changed: the full path reports what is wrong
@@ -88,14 +94,7 @@ export async function warmRootlessExec(
   }
   let status: number;
   try {
-    const child = spawnWithMounts(
-      paths.netns,
-      insideMountPlan(paths),
-      command,
-      {
-        joinUserNamespaceOf: pause,
-      },
-    );
+    const child = spawnInHolder(holder, command);
     status = await waitForwardingSignals(child);
   } finally {
     lock.acquire();
@@ -123,3 +122,6 @@ function exists(path: string): boolean {
     return false;
   }
 }
+
+export { inNsnetUserNS } from "./userns.ts";
+export { execInRootlessNetNS } from "./run.ts";
