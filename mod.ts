@@ -173,3 +173,4 @@ export {
   type StatusBlock,
 } from "./lib/inspect.ts";
 export { type NetIO, netIO, readNetIO } from "./lib/stats.ts";
+export * from "./lib/ports/mod.ts";

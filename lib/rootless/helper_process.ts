@@ -95,13 +95,27 @@ export async function stopHelper(
     signal(pidfd, SIGTERM);
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline) {
-      if (!isHelperProcess(pid, identity)) return "stopped";
-      await new Promise((r) => setTimeout(r, 10));
+      if (hasExited(pid)) return "stopped";
+      await new Promise((r) => setTimeout(r, 5));
     }
     signal(pidfd, SIGKILL);
+    while (!hasExited(pid)) await new Promise((r) => setTimeout(r, 5));
     return "stopped";
   } finally {
     close(pidfd);
+  }
+}
+
+/**
+ * Whether `pid` has finished exiting: reaped, or a zombie. Not merely "no
+ * longer looks like the helper": an exiting process drops its memory (and its
+ * command line) before it closes its files, so its ports would still be bound.
+ */
+function hasExited(pid: number): boolean {
+  try {
+    return /^State:\s+[ZX]/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return true;
   }
 }
 

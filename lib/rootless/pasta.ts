@@ -13,12 +13,16 @@ import type { ResolvedHelperOptions } from "./helper_options.ts";
 import { readPidFile } from "./helper_process.ts";
 import { type StartedHelper, TAP_NAME } from "./slirp4netns.ts";
 
-/** pasta's arguments for the namespace at `nsPath`: same addresses as slirp4netns, no port forwarding. */
+/**
+ * pasta's arguments for the namespace at `nsPath`: the same addresses as
+ * slirp4netns; ports forwarded only as `portArgs` says (default none).
+ */
 export function pastaArgs(
   options: ResolvedHelperOptions,
   nsPath: string,
   pidFile: string,
   logFile: string,
+  portArgs: readonly string[] = ["--tcp-ports", "none", "--udp-ports", "none"],
 ): string[] {
   const { addresses } = options;
   const args = [
@@ -44,10 +48,7 @@ export function pastaArgs(
     "--dns-forward",
     addresses.dns,
     // Ports are published per sandbox, never all at once.
-    "--tcp-ports",
-    "none",
-    "--udp-ports",
-    "none",
+    ...portArgs,
     "--tcp-ns",
     "none",
     "--udp-ns",
@@ -69,9 +70,10 @@ export async function startPasta(
   nsPath: string,
   dir: string,
   pidFile: string,
+  portArgs?: readonly string[],
 ): Promise<StartedHelper> {
   const log = `${dir}/pasta.log`;
-  const args = pastaArgs(options, nsPath, pidFile, log);
+  const args = pastaArgs(options, nsPath, pidFile, log, portArgs);
   debug(`starting ${options.binary} ${args.join(" ")}`);
   try {
     const out = await new Deno.Command(options.binary, {

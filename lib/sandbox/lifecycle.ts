@@ -38,6 +38,11 @@ import {
 import type { NetworkMode, SandboxRecord } from "./types.ts";
 import { checkFault } from "../netns/_faults.ts";
 import { bridgeSetup, bridgeTeardown } from "./bridge_mode.ts";
+import { preparePortMappings } from "../ports/probe.ts";
+import {
+  pastaPortArgs,
+  slirp4netnsAddHostFwd,
+} from "../ports/helper_forwarding.ts";
 
 /** Options for {@linkcode createSandbox}. */
 export interface CreateSandboxOptions {
@@ -117,17 +122,25 @@ export async function createSandbox(
   validateSandboxName(name);
   const mode = parseNetworkMode(options.network);
   const ports = options.ports ?? [];
-  if (ports.length > 0 && mode.kind !== "bridge") {
+  if (
+    ports.length > 0 && !["bridge", "slirp4netns", "pasta"].includes(mode.kind)
+  ) {
     throw new NsnetError(
-      `port mappings need the bridge network mode, not ${options.network}`,
+      `port mappings need a network of the sandbox's own, not ${options.network}`,
       {
-        hint: "drop -p, or use --network bridge",
+        hint: "drop -p, or use --network bridge, slirp4netns or pasta",
       },
     );
   }
   const helperOptions = mode.kind === "slirp4netns" || mode.kind === "pasta"
-    ? resolveHelperOptions({ ...options.helper, helper: mode.kind })
+    ? resolveHelperOptions({
+      ...options.helper,
+      helper: mode.kind,
+      apiSocket: mode.kind === "slirp4netns" && ports.length > 0,
+    })
     : undefined;
+  // Port conflicts are clear errors before anything is created.
+  const mappings = ports.length > 0 ? preparePortMappings(ports) : [];
   using lock = lockSandbox(name);
   void lock;
   if (readRecord(name) !== undefined) {
@@ -149,6 +162,7 @@ export async function createSandbox(
     runnerPid: options.runnerPid,
   };
   try {
+    record.published = mappings;
     await configure(record, mode, helperOptions);
     record.phase = "ready";
     writeRecord(record);
@@ -207,7 +221,15 @@ async function configure(
         const dir = helperDir(record.name);
         Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
         const started = mode.kind === "pasta"
-          ? await startPasta(helperOptions!, ns.path, dir, `${dir}/pasta.pid`)
+          ? await startPasta(
+            helperOptions!,
+            ns.path,
+            dir,
+            `${dir}/pasta.pid`,
+            record.published?.length
+              ? pastaPortArgs(record.published)
+              : undefined,
+          )
           : await startSlirp4netns(helperOptions!, ns.path, dir);
         record.helper = {
           program: mode.kind,
@@ -215,6 +237,11 @@ async function configure(
           apiSocket: started.apiSocket,
         };
         writeRecord(record);
+        if (started.apiSocket !== undefined) {
+          for (const mapping of record.published ?? []) {
+            await slirp4netnsAddHostFwd(started.apiSocket, mapping);
+          }
+        }
         record.status = inspectNetNS(ns);
         break;
       }

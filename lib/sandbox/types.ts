@@ -6,6 +6,7 @@
  */
 
 import type { StatusBlock } from "../inspect.ts";
+import type { PortMapping } from "../ports/spec.ts";
 
 /** How a sandbox gets its network. */
 export type NetworkMode =
@@ -63,6 +64,8 @@ export interface SandboxRecord extends SandboxConfig {
   helper?: SandboxHelper;
   /** Whether it holds a reference on the rootless namespace. */
   rootlessRef?: boolean;
+  /** The ports published, host ports resolved. */
+  published?: PortMapping[];
   /** The nsnet process that runs it (`nsnet run`), if any. */
   runnerPid?: number;
 }

@@ -1,0 +1,418 @@
+/**
+ * The userspace forwarder: a server inside a fresh namespace, published on
+ * the host's loopback, answers a client on the host. Only 127.0.0.1 and
+ * addresses inside namespaces made for the test are used.
+ */
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+} from "./_assert.ts";
+import { nsTest, threadNetns, withNamespaces } from "./_helpers.ts";
+import type { NetNS } from "../lib/netns/netns.ts";
+import { NetlinkSocket, setLink } from "../lib/netlink/mod.ts";
+import { InvalidArgumentError } from "../lib/errors.ts";
+import { PortConflictError } from "../lib/ports/errors.ts";
+import { startForwarder } from "../lib/ports/forwarder.ts";
+import type { PortMapping } from "../lib/ports/spec.ts";
+
+function loopbackUp(ns: NetNS): void {
+  const sock = NetlinkSocket.open(ns);
+  try {
+    setLink(sock, "lo", { up: true });
+  } finally {
+    sock.close();
+  }
+}
+
+/** An echo server on 127.0.0.1 inside `ns`, answering `prefix + data`. */
+function echoServer(
+  ns: NetNS,
+  prefix = "",
+): { port: number; close: () => Promise<void> } {
+  const listener = ns.run(() =>
+    Deno.listen({ hostname: "127.0.0.1", port: 0 })
+  );
+  const conns = new Set<Deno.Conn>();
+  const served = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        const encoded = new TextEncoder().encode(prefix);
+        try {
+          let first = true;
+          for (;;) {
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            if (first && encoded.length > 0) await conn.write(encoded);
+            first = false;
+            await conn.write(buffer.subarray(0, n));
+          }
+        } catch {
+          // the test closed it
+        } finally {
+          conns.delete(conn);
+          conn.close();
+        }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    async close(): Promise<void> {
+      listener.close();
+      for (const conn of conns) conn.close();
+      await served;
+    },
+  };
+}
+
+async function readAll(conn: Deno.Conn): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(65536);
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    chunks.push(buffer.slice(0, n));
+  }
+  const total = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    total.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(total);
+}
+
+async function ask(port: number, text: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(text));
+    await conn.closeWrite();
+    return await readAll(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+function tcp(hostPort: number, sandboxPort: number): PortMapping {
+  return { protocol: "tcp", hostIp: "127.0.0.1", hostPort, sandboxPort };
+}
+
+nsTest(
+  "startForwarder publishes a sandbox port on the host's loopback",
+  async () => {
+    await withNamespaces(1, async ([ns]) => {
+      loopbackUp(ns!);
+      const server = echoServer(ns!, "from-sandbox:");
+      const forwarder = await startForwarder({
+        ns: ns!,
+        sandboxAddress: "127.0.0.1",
+        mappings: [tcp(0, server.port)],
+      });
+      try {
+        const hostPort = forwarder.mappings[0]!.hostPort;
+        assertNotEquals(hostPort, 0);
+        assertEquals(await ask(hostPort, "hello"), "from-sandbox:hello");
+        // Without the forwarder the sandbox's port is not on the host.
+        await assertRejects(
+          () => Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+          Deno.errors.ConnectionRefused,
+        );
+        assertEquals(
+          forwarder.threadNetns,
+          ns!.run(() => threadNetns()),
+          "forwarder thread is inside the sandbox's namespace",
+        );
+      } finally {
+        await forwarder.close();
+        await server.close();
+      }
+    });
+  },
+);
+
+nsTest(
+  "startForwarder handles concurrent connections and large transfers",
+  async () => {
+    await withNamespaces(1, async ([ns]) => {
+      loopbackUp(ns!);
+      const server = echoServer(ns!);
+      const forwarder = await startForwarder({
+        nsPath: ns!.path,
+        sandboxAddress: "127.0.0.1",
+        mappings: [tcp(0, server.port)],
+      });
+      try {
+        const hostPort = forwarder.mappings[0]!.hostPort;
+        const big = "x".repeat(1 << 20);
+        const answers = await Promise.all([
+          ask(hostPort, big),
+          ...Array.from({ length: 20 }, (_, i) => ask(hostPort, `client ${i}`)),
+        ]);
+        assertEquals(answers[0]!.length, big.length);
+        for (let i = 0; i < 20; i++) {
+          assertEquals(answers[i + 1], `client ${i}`);
+        }
+      } finally {
+        await forwarder.close();
+        await server.close();
+      }
+    });
+  },
+);
+
+nsTest(
+  "startForwarder publishes a port range, one listener per port",
+  async () => {
+    await withNamespaces(1, async ([ns]) => {
+      loopbackUp(ns!);
+      const servers = [echoServer(ns!, "a:"), echoServer(ns!, "b:")];
+      const forwarder = await startForwarder({
+        ns: ns!,
+        sandboxAddress: "127.0.0.1",
+        mappings: servers.map((s) => tcp(0, s.port)),
+      });
+      try {
+        const [a, b] = forwarder.mappings;
+        assertEquals(await ask(a!.hostPort, "1"), "a:1");
+        assertEquals(await ask(b!.hostPort, "2"), "b:2");
+      } finally {
+        await forwarder.close();
+        for (const server of servers) await server.close();
+      }
+    });
+  },
+);
+
+nsTest("Forwarder.close frees the host port and is idempotent", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    loopbackUp(ns!);
+    const server = echoServer(ns!);
+    const forwarder = await startForwarder({
+      ns: ns!,
+      sandboxAddress: "127.0.0.1",
+      mappings: [tcp(0, server.port)],
+    });
+    const hostPort = forwarder.mappings[0]!.hostPort;
+    await forwarder.close();
+    await forwarder.close();
+    await server.close();
+    const again = Deno.listen({ hostname: "127.0.0.1", port: hostPort });
+    again.close();
+    await assertRejects(
+      () => Deno.connect({ hostname: "127.0.0.1", port: hostPort }),
+      Deno.errors.ConnectionRefused,
+    );
+  });
+});
+
+nsTest("Forwarder.close ends the connections it forwards", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    loopbackUp(ns!);
+    const server = echoServer(ns!);
+    const forwarder = await startForwarder({
+      ns: ns!,
+      sandboxAddress: "127.0.0.1",
+      mappings: [tcp(0, server.port)],
+    });
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: forwarder.mappings[0]!.hostPort,
+    });
+    try {
+      await conn.write(new TextEncoder().encode("ping"));
+      const buffer = new Uint8Array(16);
+      assertEquals(await conn.read(buffer), 4);
+      await forwarder.close();
+      // Closed by the forwarder: end of stream (or a reset).
+      const after = await conn.read(buffer).catch(() => null);
+      assertEquals(after, null);
+    } finally {
+      conn.close();
+      await forwarder.close();
+      await server.close();
+    }
+  });
+});
+
+nsTest("startForwarder names a host port already in use", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = taken.addr.port;
+      const error = await assertRejects(
+        () =>
+          startForwarder({
+            ns: ns!,
+            sandboxAddress: "127.0.0.1",
+            mappings: [tcp(0, 81), tcp(port, 80)],
+          }),
+        PortConflictError,
+        `host port ${port}/tcp on 127.0.0.1 is already in use`,
+      );
+      assertEquals(error.reason, "in-use");
+      assertEquals(error.port, port);
+    } finally {
+      taken.close();
+    }
+  });
+});
+
+nsTest(
+  "startForwarder closes a client whose sandbox port is closed",
+  async () => {
+    await withNamespaces(1, async ([ns]) => {
+      loopbackUp(ns!);
+      const forwarder = await startForwarder({
+        ns: ns!,
+        sandboxAddress: "127.0.0.1",
+        mappings: [tcp(0, 9)],
+      });
+      try {
+        const conn = await Deno.connect({
+          hostname: "127.0.0.1",
+          port: forwarder.mappings[0]!.hostPort,
+        });
+        try {
+          assertEquals(await readAll(conn), "");
+        } finally {
+          conn.close();
+        }
+      } finally {
+        await forwarder.close();
+      }
+    });
+  },
+);
+
+nsTest(
+  "startForwarder refuses bad options before starting a thread",
+  async () => {
+    await assertRejects(
+      () =>
+        startForwarder({
+          nsPath: "/nonexistent",
+          sandboxAddress: "sandbox.local",
+          mappings: [tcp(0, 80)],
+        }),
+      InvalidArgumentError,
+      "IP address",
+    );
+    await assertRejects(
+      () =>
+        startForwarder({ sandboxAddress: "127.0.0.1", mappings: [tcp(0, 80)] }),
+      InvalidArgumentError,
+      "exactly one",
+    );
+    const error = await assertRejects(() =>
+      startForwarder({
+        nsPath: "/nonexistent/netns",
+        sandboxAddress: "127.0.0.1",
+        mappings: [tcp(0, 80)],
+      })
+    );
+    assert(error.message.includes("open /nonexistent/netns"), error.message);
+  },
+);
+
+/** Run in a child Deno with --unstable-net: UDP needs Deno.listenDatagram. */
+const UDP_SCRIPT = `
+import { newNS } from "${new URL("../lib/netns/create.ts", import.meta.url)}";
+import { unmountNS } from "${new URL(
+  "../lib/netns/teardown.ts",
+  import.meta.url,
+)}";
+import { NetlinkSocket, setLink } from "${new URL(
+  "../lib/netlink/mod.ts",
+  import.meta.url,
+)}";
+import { startForwarder } from "${new URL(
+  "../lib/ports/forwarder.ts",
+  import.meta.url,
+)}";
+const ns = newNS();
+const answers = [];
+try {
+  const sock = NetlinkSocket.open(ns);
+  setLink(sock, "lo", { up: true });
+  sock.close();
+  const server = ns.run(() =>
+    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
+  );
+  (async () => {
+    try {
+      for (;;) {
+        const [data, peer] = await server.receive();
+        const text = new TextDecoder().decode(data);
+        await server.send(new TextEncoder().encode("udp:" + text), peer);
+      }
+    } catch { /* closed */ }
+  })();
+  const forwarder = await startForwarder({
+    ns,
+    sandboxAddress: "127.0.0.1",
+    mappings: [{ protocol: "udp", hostIp: "127.0.0.1", hostPort: 0, sandboxPort: server.addr.port }],
+  });
+  const target = { transport: "udp", hostname: "127.0.0.1", port: forwarder.mappings[0].hostPort };
+  for (const name of ["a", "b"]) {
+    const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    for (const n of [1, 2]) {
+      await client.send(new TextEncoder().encode(name + n), target);
+      const timer = setTimeout(() => client.close(), 3000);
+      const [reply] = await client.receive();
+      clearTimeout(timer);
+      answers.push(new TextDecoder().decode(reply));
+    }
+    client.close();
+  }
+  await forwarder.close();
+  server.close();
+} finally {
+  unmountNS(ns);
+}
+console.log(JSON.stringify(answers));
+`;
+
+nsTest(
+  "startForwarder forwards UDP datagrams both ways (with --unstable-net)",
+  async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--unstable-net", "--quiet", "-"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(UDP_SCRIPT));
+    await writer.close();
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert(out.success, stderr);
+    assertEquals(
+      JSON.parse(new TextDecoder().decode(out.stdout)),
+      ["udp:a1", "udp:a2", "udp:b1", "udp:b2"],
+    );
+  },
+);
+
+nsTest("startForwarder explains that UDP needs --unstable-net", async () => {
+  if (typeof Deno.listenDatagram === "function") return;
+  await assertRejects(
+    () =>
+      startForwarder({
+        nsPath: "/proc/self/ns/net",
+        sandboxAddress: "127.0.0.1",
+        mappings: [{
+          protocol: "udp",
+          hostIp: "127.0.0.1",
+          hostPort: 0,
+          sandboxPort: 53,
+        }],
+      }),
+    Error,
+    "UDP needs Deno.listenDatagram",
+  );
+});

@@ -1,0 +1,151 @@
+import { assertEquals, assertStringIncludes } from "./_assert.ts";
+import { nsnet, nsTest } from "./_helpers.ts";
+import { findInPath } from "../lib/rootless/helper_options.ts";
+
+/** A free TCP port on the host's loopback (bound, then released). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Serves one line on port 8080 inside sandbox `name` (a Deno process started inside it). */
+function serveInside(name: string, line: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--quiet",
+      new URL("../cli.ts", import.meta.url).pathname,
+      "sandbox",
+      "exec",
+      name,
+      "--",
+      Deno.execPath(),
+      "eval",
+      `const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
+       await c.write(new TextEncoder().encode(${
+        JSON.stringify(line + "\n")
+      })); c.close(); l.close();`,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+}
+
+async function waitReady(server: Deno.ChildProcess): Promise<void> {
+  const reader = server.stdout.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  assertStringIncludes(new TextDecoder().decode(value), "ready");
+}
+
+async function readLine(port: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buffer = new Uint8Array(256);
+  let text = "";
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  conn.close();
+  return text.trim();
+}
+
+for (
+  const helper of ["slirp4netns", "pasta"].filter((h) =>
+    findInPath(h) !== undefined
+  )
+) {
+  nsTest(
+    `a port published with ${helper}'s own forwarding answers on the host's loopback`,
+    async () => {
+      const port = freePort();
+      const name = `ports-${helper}`;
+      const create = await nsnet(
+        "sandbox",
+        "create",
+        name,
+        "--network",
+        helper,
+        "-p",
+        `127.0.0.1:${port}:8080`,
+      );
+      assertEquals(create.code, 0, create.stderr);
+      try {
+        const server = serveInside(name, `hello from ${name}`);
+        await waitReady(server);
+        // The helper may need a moment to connect into the sandbox's listener.
+        let answer = "";
+        for (let i = 0; i < 20 && answer === ""; i++) {
+          answer = await readLine(port).catch(() => "");
+          if (answer === "") await new Promise((r) => setTimeout(r, 50));
+        }
+        assertEquals(answer, `hello from ${name}`);
+        await server.stdout.cancel();
+        await server.status;
+      } finally {
+        assertEquals((await nsnet("sandbox", "rm", name)).code, 0);
+      }
+      // Gone with the sandbox: the host port is free again.
+      const again = Deno.listen({ hostname: "127.0.0.1", port });
+      again.close();
+    },
+  );
+}
+
+nsTest(
+  "a host port already in use is a clear error before anything is created",
+  async () => {
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = (taken.addr as Deno.NetAddr).port;
+      const out = await nsnet(
+        "sandbox",
+        "create",
+        "clash",
+        "--network",
+        "slirp4netns",
+        "-p",
+        `127.0.0.1:${port}:80`,
+      );
+      assertEquals(out.code, 1);
+      assertStringIncludes(
+        out.stderr,
+        `host port ${port}/tcp on 127.0.0.1 is already in use`,
+      );
+      assertEquals(
+        (await nsnet("sandbox", "ls", "--json")).stdout.trim(),
+        "[]",
+      );
+      const bad = await nsnet(
+        "sandbox",
+        "create",
+        "clash",
+        "--network",
+        "none",
+        "-p",
+        "8080:80",
+      );
+      assertEquals(bad.code, 1);
+      assertStringIncludes(
+        bad.stderr,
+        "port mappings need a network of the sandbox's own",
+      );
+      const malformed = await nsnet(
+        "sandbox",
+        "create",
+        "clash",
+        "--network",
+        "slirp4netns",
+        "-p",
+        "80:80:80:80",
+      );
+      assertEquals(malformed.code, 1);
+    } finally {
+      taken.close();
+    }
+  },
+);
