@@ -59,11 +59,16 @@ export async function writeFileAtomic(
   }
 }
 
-/** {@linkcode writeFileAtomic}, synchronously: for small state files written under a lock. */
+/**
+ * {@linkcode writeFileAtomic}, synchronously: for small state files written
+ * under a lock. `durable: false` skips the flush to disk: enough for runtime
+ * state on a tmpfs, which must survive nsnet crashing, not the power failing.
+ */
 export function writeFileAtomicSync(
   path: string,
   data: string | Uint8Array,
   mode = 0o644,
+  options: { durable?: boolean } = {},
 ): void {
   const tmp = tempPathFor(path);
   try {
@@ -74,7 +79,7 @@ export function writeFileAtomicSync(
       while (written < bytes.length) {
         written += file.writeSync(bytes.subarray(written));
       }
-      file.syncDataSync();
+      if (options.durable ?? true) file.syncDataSync();
     } finally {
       file.close();
     }

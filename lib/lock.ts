@@ -6,11 +6,9 @@
  * @module
  */
 
-import { close, flock, LOCK, O, openPath } from "../ffi/syscalls.ts";
-
 /** An exclusive lock on a file, made if missing (0600). */
 export class FileLock {
-  #fd = -1;
+  #file: Deno.FsFile | undefined;
   /** The lock file. */
   readonly path: string;
 
@@ -21,29 +19,35 @@ export class FileLock {
 
   /** Takes the lock, waiting for whoever holds it. Idempotent. */
   acquire(): this {
-    if (this.#fd >= 0) return this;
-    const fd = openPath(this.path, O.RDWR | O.CREAT, 0o600);
+    if (this.#file !== undefined) return this;
+    // Deno's lock is flock(2), the same lock iproute2-style users of the file take.
+    const file = Deno.openSync(this.path, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
     try {
-      flock(fd, LOCK.EX, this.path);
+      file.lockSync(true);
     } catch (error) {
-      close(fd);
+      file.close();
       throw error;
     }
-    this.#fd = fd;
+    this.#file = file;
     return this;
   }
 
   /** Releases the lock. Idempotent. */
   release(): void {
-    if (this.#fd < 0) return;
-    const fd = this.#fd;
-    this.#fd = -1;
-    close(fd);
+    const file = this.#file;
+    if (file === undefined) return;
+    this.#file = undefined;
+    file.close();
   }
 
   /** Whether this handle holds the lock. */
   get held(): boolean {
-    return this.#fd >= 0;
+    return this.#file !== undefined;
   }
 
   /** Releases the lock at the end of a `using` block. */

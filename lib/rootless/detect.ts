@@ -5,7 +5,7 @@
  * @module
  */
 
-import { geteuid } from "../../ffi/syscalls.ts";
+import { getuid } from "../../ffi/syscalls.ts";
 
 /** The uid map of the initial user namespace: all ids mapped to themselves. */
 const INITIAL_UID_MAP = /^\s*0\s+0\s+4294967295\s*$/;
@@ -15,7 +15,8 @@ let cached: boolean | undefined;
 /** True when not root, or root only inside a user namespace. Cached per process. */
 export function isRootless(): boolean {
   if (cached === undefined) {
-    if (geteuid() !== 0) {
+    // nsnet is never setuid: the real uid tells.
+    if (getuid() !== 0) {
       cached = true;
     } else {
       let map = "";

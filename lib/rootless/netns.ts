@@ -319,7 +319,7 @@ export function adjustRefCount(paths: RootlessPaths, delta: number): number {
     );
     next = 0;
   }
-  writeFileAtomicSync(paths.refCount, `${next}\n`, 0o600);
+  writeFileAtomicSync(paths.refCount, `${next}\n`, 0o600, { durable: false });
   return next;
 }
 

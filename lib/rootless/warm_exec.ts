@@ -13,7 +13,6 @@
  * @module
  */
 
-import { FS_MAGIC, statfsType } from "../../ffi/syscalls.ts";
 import { waitForwardingSignals } from "../child.ts";
 import { FileLock } from "../lock.ts";
 import { isHelperProcess } from "./helper_process.ts";
@@ -66,9 +65,9 @@ export async function warmRootlessExec(
   }
   try {
     try {
-      if (statfsType(`/proc/${pause}/root${paths.netns}`) !== FS_MAGIC.NSFS) {
-        return undefined;
-      }
+      // nsfs has one device: a namespace file bears the device of our own.
+      const nsfs = Deno.statSync("/proc/self/ns/net").dev;
+      if (Deno.statSync(nsFromPause).dev !== nsfs) return undefined;
     } catch {
       return undefined;
     }
