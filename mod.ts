@@ -174,3 +174,7 @@ export {
 } from "./lib/inspect.ts";
 export { type NetIO, netIO, readNetIO } from "./lib/stats.ts";
 export * from "./lib/ports/mod.ts";
+export * from "./lib/bridge/network.ts";
+export * from "./lib/bridge/ipam.ts";
+export * from "./lib/bridge/nftables.ts";
+export * from "./lib/bridge/backend.ts";

@@ -341,7 +341,7 @@ nsTest("bad sandbox input: clear errors, nothing created", async () => {
     ],
     [
       ["sandbox", "create", "x", "--network", "none", "-p", "8080:80"],
-      "port mappings need the bridge",
+      "port mappings need a network of the sandbox's own",
     ],
     [["sandbox", "rm", "missing"], "no sandbox named missing"],
   ];

@@ -17,6 +17,7 @@ import { unshareCommand } from "./unshare.ts";
 import { resolvCommand } from "./resolv.ts";
 import { rootlessCommand } from "./rootless.ts";
 import { runCommand, sandboxCommand } from "./sandbox.ts";
+import { networkCommand } from "./network.ts";
 import { inspectCommand } from "./inspect.ts";
 import { statsCommand } from "./stats.ts";
 import { linkCommand } from "./link.ts";
@@ -63,6 +64,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
   program.addCommand(rootlessCommand());
   program.addCommand(runCommand());
   program.addCommand(sandboxCommand());
+  program.addCommand(networkCommand());
   for (
     const command of [
       inspectCommand(),

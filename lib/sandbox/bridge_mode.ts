@@ -1,6 +1,7 @@
 /**
  * The bridge mode of a sandbox: nsnet's built-in bridge backend, on the host
- * as root and inside the shared rootless namespace rootless.
+ * as root, and inside the shared rootless namespace rootless (the sandbox
+ * holds a reference on it). Published ports: nftables DNAT as root.
  *
  * @module
  */
@@ -8,29 +9,144 @@
 import { NsnetError } from "../errors.ts";
 import type { StatusBlock } from "../inspect.ts";
 import type { NetNS } from "../netns/netns.ts";
+import { getNS } from "../netns/netns.ts";
+import {
+  type BridgeContext,
+  rootBridgeContext,
+  rootlessBridgeContext,
+  setupBridge,
+  teardownBridge,
+} from "../bridge/backend.ts";
+import { getNetwork } from "../bridge/network.ts";
+import {
+  enableRouteLocalnet,
+  publishPortsDnat,
+  unpublishPortsDnat,
+} from "../ports/nftables_dnat.ts";
+import { getRootlessNetNS } from "../rootless/netns.ts";
+import { stateDir, writeRecord } from "./store.ts";
 import type { SandboxRecord } from "./types.ts";
 
+async function rootlessContext(
+  record: SandboxRecord,
+  take: boolean,
+): Promise<BridgeContext | undefined> {
+  const rootless = await getRootlessNetNS({ create: take });
+  if (rootless === undefined) return undefined;
+  try {
+    if (take) {
+      rootless.changeRefCount(+1);
+      record.rootlessRef = true;
+      writeRecord(record);
+    }
+    return rootlessBridgeContext(rootless.path, `${rootless.paths.dir}/bridge`);
+  } finally {
+    rootless.unlock();
+  }
+}
+
+function sandboxAddress(status: StatusBlock): string | undefined {
+  for (const iface of Object.values(status.interfaces ?? {})) {
+    for (const subnet of iface.subnets ?? []) {
+      const address = subnet.ipnet.split("/")[0];
+      if (address !== undefined && !address.includes(":")) return address;
+    }
+  }
+  return undefined;
+}
+
 /** Connects the sandbox to bridge network `network`; returns the backend's status. */
-export function bridgeSetup(
+export async function bridgeSetup(
   record: SandboxRecord,
   ns: NetNS,
-  network: string,
+  networkName: string,
 ): Promise<StatusBlock> {
-  void record;
-  void ns;
-  return Promise.reject(
-    new NsnetError(`bridge network ${network} is not available yet`, {
-      hint: "use --network none, slirp4netns, pasta, ns:PATH or sandbox:NAME",
-    }),
-  );
+  const network = getNetwork(networkName);
+  const published = record.published ?? [];
+  if (record.rootless && published.length > 0) {
+    throw new NsnetError(
+      "publishing ports of a rootless bridge sandbox is not supported yet",
+      {
+        hint:
+          "use --network slirp4netns or pasta, which publish through their helper",
+      },
+    );
+  }
+  const ctx = record.rootless
+    ? await rootlessContext(record, true)
+    : rootBridgeContext(`${stateDir()}/bridge`);
+  if (ctx === undefined) throw new NsnetError("no rootless network namespace");
+  try {
+    const status = await setupBridge(ctx, ns, record.name, network);
+    if (published.length > 0) {
+      const address = sandboxAddress(status);
+      if (address === undefined) {
+        throw new NsnetError(
+          `sandbox ${record.name} got no IPv4 address to publish to`,
+        );
+      }
+      // Traffic to 127.0.0.1 reaches the sandbox only when the bridge may route it.
+      enableRouteLocalnet(network.bridge);
+      await publishPortsDnat(record.name, address, published);
+    }
+    return status;
+  } finally {
+    ctx.hostNS.close();
+  }
 }
 
 /** Disconnects the sandbox from bridge network `network`; tolerates what is already gone. */
-export function bridgeTeardown(
+export async function bridgeTeardown(
   record: SandboxRecord,
-  network: string,
+  networkName: string,
 ): Promise<void> {
-  void record;
-  void network;
-  return Promise.resolve();
+  const network = getNetwork(networkName);
+  let first: unknown;
+  if ((record.published ?? []).length > 0 && !record.rootless) {
+    try {
+      await unpublishPortsDnat(record.name);
+    } catch (error) {
+      first ??= error;
+    }
+  }
+  const ctx = record.rootless
+    ? await rootlessContext(record, false).catch(() => undefined)
+    : rootBridgeContext(`${stateDir()}/bridge`);
+  if (ctx !== undefined) {
+    let sandboxNS: NetNS | undefined;
+    try {
+      sandboxNS = record.netnsPath === undefined
+        ? undefined
+        : getNS(record.netnsPath);
+    } catch { /* gone: the host side is removed alone */ }
+    try {
+      await teardownBridge(ctx, sandboxNS, record.name, network);
+    } catch (error) {
+      first ??= error;
+    } finally {
+      sandboxNS?.close();
+      ctx.hostNS.close();
+    }
+    try {
+      Deno.removeSync(ctx.stateDir); // only when empty: the last sandbox of every network is gone
+    } catch { /* still in use, or gone */ }
+  }
+  if (record.rootless && record.rootlessRef) {
+    try {
+      const rootless = await getRootlessNetNS({ create: false });
+      if (rootless !== undefined) {
+        try {
+          if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
+            await rootless.cleanup();
+          }
+        } finally {
+          rootless.unlock();
+        }
+      }
+      record.rootlessRef = false;
+    } catch (error) {
+      first ??= error;
+    }
+  }
+  if (first !== undefined) throw first;
 }

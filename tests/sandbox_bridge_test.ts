@@ -1,0 +1,178 @@
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { nsnet, nsTest, run } from "./_helpers.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/** Starts a one-shot server on port 8080 inside sandbox `name`; resolves once it listens. */
+async function serveInside(
+  name: string,
+  line: string,
+): Promise<Deno.ChildProcess> {
+  const server = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--quiet",
+      CLI,
+      "sandbox",
+      "exec",
+      name,
+      "--",
+      Deno.execPath(),
+      "eval",
+      `const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
+       await c.write(new TextEncoder().encode(${
+        JSON.stringify(line + "\n")
+      })); c.close(); l.close();`,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = server.stdout.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  assertStringIncludes(new TextDecoder().decode(value), "ready");
+  return server;
+}
+
+async function finish(server: Deno.ChildProcess): Promise<void> {
+  await server.stdout.cancel().catch(() => {});
+  try {
+    server.kill("SIGKILL");
+  } catch { /* done */ }
+  await server.status;
+}
+
+function address(inspectJson: string): string {
+  const status = JSON.parse(inspectJson).status;
+  return status.interfaces.eth0.subnets[0].ipnet.split("/")[0];
+}
+
+/** What a bridge leaves: our veths and bridges, nsnet's nft tables, namespaces, state. */
+function remains(): string[] {
+  const left: string[] = [];
+  for (const line of run("ip", "-br", "link").split("\n")) {
+    const name = line.split(/\s+/)[0] ?? "";
+    if (/^(nsv|nsnet0|nsnt)/.test(name)) left.push(name);
+  }
+  const tables = run("nft", "list", "tables");
+  for (const t of tables.split("\n")) if (/nsnet/.test(t)) left.push(t);
+  for (const e of Deno.readDirSync("/run/netns")) {
+    if (e.name.startsWith("netns-")) left.push(e.name);
+  }
+  try {
+    for (const e of Deno.readDirSync("/run/nsnet")) {
+      left.push(`/run/nsnet/${e.name}`);
+    }
+  } catch { /* gone */ }
+  return left;
+}
+
+nsTest(
+  "nsnet run on the default bridge: self-check to the host through the bridge, then nothing left",
+  async () => {
+    const out = await nsnet("run", "--json");
+    assertEquals(out.code, 0, out.stderr);
+    const report = JSON.parse(out.stdout);
+    assertEquals(report.network, "bridge");
+    assertEquals(report.interfaces.eth0.subnets[0].gateway, "10.89.0.1");
+    assertEquals(report.tcp.ok, true);
+    assertEquals(remains(), []);
+  },
+);
+
+nsTest(
+  "two sandboxes on one bridge exchange TCP; a published port answers on the host's loopback",
+  async () => {
+    const port = (() => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const p = (l.addr as Deno.NetAddr).port;
+      l.close();
+      return p;
+    })();
+    assertEquals(
+      (await nsnet("sandbox", "create", "web", "-p", `127.0.0.1:${port}:8080`))
+        .code,
+      0,
+    );
+    assertEquals((await nsnet("sandbox", "create", "client")).code, 0);
+    try {
+      const web = address(
+        (await nsnet("sandbox", "inspect", "web", "--json")).stdout,
+      );
+      const server = await serveInside("web", "hello over the bridge");
+      const got = await nsnet(
+        "sandbox",
+        "exec",
+        "client",
+        "--",
+        "timeout",
+        "5",
+        "bash",
+        "-c",
+        `exec 3<>/dev/tcp/${web}/8080; cat <&3`,
+      );
+      await finish(server);
+      assertEquals(got.stdout.trim(), "hello over the bridge");
+
+      const published = await serveInside("web", "hello through DNAT");
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const text = new TextDecoder().decode(
+        await new Response(conn.readable).arrayBuffer(),
+      ).trim();
+      await finish(published);
+      assertEquals(text, "hello through DNAT");
+    } finally {
+      assertEquals((await nsnet("sandbox", "rm", "web", "client")).code, 0);
+    }
+    assertEquals(remains(), []);
+  },
+);
+
+nsTest("sandboxes on different networks do not reach each other", async () => {
+  assertEquals(
+    (await nsnet(
+      "network",
+      "create",
+      "nsnt-other",
+      "--subnet",
+      "10.91.0.0/24",
+      "--bridge",
+      "nsnt-other0",
+    )).code,
+    0,
+  );
+  try {
+    assertEquals((await nsnet("sandbox", "create", "left")).code, 0);
+    assertEquals(
+      (await nsnet("sandbox", "create", "right", "--network", "nsnt-other"))
+        .code,
+      0,
+    );
+    const right = address(
+      (await nsnet("sandbox", "inspect", "right", "--json")).stdout,
+    );
+    assertEquals(right.startsWith("10.91.0."), true);
+    const server = await serveInside("right", "should not arrive");
+    const got = await nsnet(
+      "sandbox",
+      "exec",
+      "left",
+      "--",
+      "timeout",
+      "2",
+      "bash",
+      "-c",
+      `exec 3<>/dev/tcp/${right}/8080; cat <&3`,
+    );
+    await finish(server);
+    assert(
+      got.code !== 0 && !got.stdout.includes("should not arrive"),
+      "crossed networks",
+    );
+  } finally {
+    await nsnet("sandbox", "rm", "left", "right");
+    await nsnet("network", "rm", "nsnt-other");
+  }
+  assertEquals(remains().filter((r) => !r.startsWith("/run/nsnet")), []);
+});
