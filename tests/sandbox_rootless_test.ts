@@ -98,3 +98,51 @@ nsTest(
     }
   },
 );
+
+nsTest(
+  "rootless bridge: self-check through bridge, rootless namespace and helper; two sandboxes meet; all goes",
+  async () => {
+    await cleanupRootless();
+    try {
+      const run = await nsnetAsUser(["run", "--json"]);
+      assertEquals(run.code, 0, run.stderr);
+      const report = JSON.parse(run.stdout);
+      assertEquals(report.network, "bridge");
+      assertEquals(report.tcp.ok, true);
+      assertEquals((await nsnetAsUser(["sandbox", "create", "one"])).code, 0);
+      assertEquals((await nsnetAsUser(["sandbox", "create", "two"])).code, 0);
+      const two = JSON.parse(
+        (await nsnetAsUser(["sandbox", "inspect", "two", "--json"])).stdout,
+      );
+      const address = two.status.interfaces.eth0.subnets[0].ipnet.split("/")[0];
+      // Port 9 is closed: "refused" proves the packet got there and back.
+      const probe = await nsnetAsUser([
+        "sandbox",
+        "exec",
+        "one",
+        "--",
+        "timeout",
+        "3",
+        "bash",
+        "-c",
+        `exec 3<>/dev/tcp/${address}/9`,
+      ]);
+      assertMatch(probe.stderr, /Connection refused/);
+      const status = JSON.parse(
+        (await nsnetAsUser(["rootless", "status", "--json"])).stdout,
+      );
+      assertEquals([status.exists, status.refCount], [true, 2]);
+      assertEquals(
+        (await nsnetAsUser(["sandbox", "rm", "one", "two"])).code,
+        0,
+      );
+      const after = JSON.parse(
+        (await nsnetAsUser(["rootless", "status", "--json"])).stdout,
+      );
+      assertEquals(after.exists, false);
+      assertEquals(userRemains(), []);
+    } finally {
+      await cleanupRootless();
+    }
+  },
+);

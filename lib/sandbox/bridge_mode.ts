@@ -24,14 +24,16 @@ import {
   unpublishPortsDnat,
 } from "../ports/nftables_dnat.ts";
 import { getRootlessNetNS } from "../rootless/netns.ts";
+import type { HelperOptions } from "../rootless/helper_options.ts";
 import { stateDir, writeRecord } from "./store.ts";
 import type { SandboxRecord } from "./types.ts";
 
 async function rootlessContext(
   record: SandboxRecord,
   take: boolean,
+  helper: HelperOptions = {},
 ): Promise<BridgeContext | undefined> {
-  const rootless = await getRootlessNetNS({ create: take });
+  const rootless = await getRootlessNetNS({ ...helper, create: take });
   if (rootless === undefined) return undefined;
   try {
     if (take) {
@@ -60,6 +62,7 @@ export async function bridgeSetup(
   record: SandboxRecord,
   ns: NetNS,
   networkName: string,
+  helper: HelperOptions = {},
 ): Promise<StatusBlock> {
   const network = getNetwork(networkName);
   const published = record.published ?? [];
@@ -73,7 +76,7 @@ export async function bridgeSetup(
     );
   }
   const ctx = record.rootless
-    ? await rootlessContext(record, true)
+    ? await rootlessContext(record, true, helper)
     : rootBridgeContext(`${stateDir()}/bridge`);
   if (ctx === undefined) throw new NsnetError("no rootless network namespace");
   try {

@@ -163,7 +163,7 @@ export async function createSandbox(
   };
   try {
     record.published = mappings;
-    await configure(record, mode, helperOptions);
+    await configure(record, mode, options.helper ?? {}, helperOptions);
     record.phase = "ready";
     writeRecord(record);
     return record;
@@ -180,6 +180,7 @@ export async function createSandbox(
 async function configure(
   record: SandboxRecord,
   mode: NetworkMode,
+  helperRequest: HelperOptions,
   helperOptions: ReturnType<typeof resolveHelperOptions> | undefined,
 ): Promise<void> {
   if (mode.kind === "ns") {
@@ -246,7 +247,12 @@ async function configure(
         break;
       }
       case "bridge":
-        record.status = await bridgeSetup(record, ns, mode.network);
+        record.status = await bridgeSetup(
+          record,
+          ns,
+          mode.network,
+          helperRequest,
+        );
         break;
     }
     checkFault("sandbox-after-configure");
