@@ -114,6 +114,8 @@ export {
   insideMountPlan,
   type MountPlanInput,
   type MountStep,
+  spawnWithMounts,
+  type SpawnWithMountsOptions,
 } from "./lib/rootless/inside.ts";
 export {
   addToIPv4,
@@ -178,3 +180,35 @@ export * from "./lib/bridge/network.ts";
 export * from "./lib/bridge/ipam.ts";
 export * from "./lib/bridge/nftables.ts";
 export * from "./lib/bridge/backend.ts";
+export {
+  adoptSandbox,
+  createSandbox,
+  type CreateSandboxOptions,
+  inspectSandbox,
+  removeSandbox,
+  type RemoveSandboxOptions,
+  resolveOwner,
+  sandboxResolvConf,
+} from "./lib/sandbox/lifecycle.ts";
+export {
+  listRecords as listSandboxes,
+  readRecord as readSandbox,
+  stateDir,
+} from "./lib/sandbox/store.ts";
+export { formatNetworkMode, parseNetworkMode } from "./lib/sandbox/mode.ts";
+export { spawnInSandbox } from "./lib/sandbox/exec.ts";
+export type {
+  NetworkMode,
+  SandboxConfig,
+  SandboxHelper,
+  SandboxPhase,
+  SandboxRecord,
+} from "./lib/sandbox/types.ts";
+export { execInRootlessNetNS } from "./lib/rootless/run.ts";
+export {
+  HOLDER_NAME,
+  isHolderProcess,
+  spawnInHolder,
+} from "./lib/rootless/holder.ts";
+export { FileLock } from "./lib/lock.ts";
+export { sha256, sha256Hex } from "./lib/sha256.ts";
