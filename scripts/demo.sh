@@ -9,7 +9,10 @@ step() { printf '\n\033[1m$ nsnet %s\033[0m\n' "$*"; nsnet "$@"; }
 
 # The self-check: interfaces, addresses, gateway, DNS, a TCP round trip to a
 # server on this host's loopback through the sandbox's network, statistics.
-step run --network "${NSNET_DEMO_NETWORK:-slirp4netns}"
+# On the default bridge the server sits at the bridge's gateway on this host;
+# through slirp4netns it is on the host's loopback.
+step run
+step run --network slirp4netns
 
 # A command in a throwaway sandbox; its exit status comes back.
 step run --network none --stats -- ip -br addr
