@@ -339,3 +339,40 @@ nsTest(
     });
   },
 );
+
+nsTest(
+  "a link message over 32 KiB (330 long altnames) is read whole: the buffer grows, nothing is cut",
+  async () => {
+    await withNamespaces(1, (namespaces) => {
+      const ns = namespaces[0]!;
+      const name = ns.path.slice(ns.path.lastIndexOf("/") + 1);
+      run("ip", "-n", name, "link", "add", "big0", "type", "ifb");
+      const altNames = Array.from(
+        { length: 330 },
+        (_, i) => `a${String(i).padStart(3, "0")}${"x".repeat(120)}`,
+      );
+      const batch = altNames.map((a) =>
+        `link property add dev big0 altname ${a}`
+      ).join("\n") + "\n";
+      const file = Deno.makeTempFileSync();
+      try {
+        Deno.writeTextFileSync(file, batch);
+        run("ip", "-n", name, "-batch", file);
+      } finally {
+        Deno.removeSync(file);
+      }
+      using sock = NetlinkSocket.open(ns, { bufferSize: 32 * 1024 });
+      const dumped = listLinks(sock).find((l) =>
+        l.name === "big0"
+      );
+      assert(dumped !== undefined, "big0 missing from the dump");
+      assertEquals(dumped.altNames, altNames);
+      const single = getLink(sock, "big0");
+      assertEquals(single.altNames.length, 330);
+      const oracle =
+        JSON.parse(run("ip", "-n", name, "-j", "link", "show", "big0"))[0];
+      assertEquals(single.index, oracle.ifindex);
+      assertEquals(oracle.altnames.length, 330);
+    });
+  },
+);

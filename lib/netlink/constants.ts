@@ -100,6 +100,8 @@ export const IFLA = {
   LINK_NETNSID: 37,
   MIN_MTU: 50,
   MAX_MTU: 51,
+  PROP_LIST: 52,
+  ALT_IFNAME: 53,
   PERM_ADDRESS: 54,
 } as const;
 

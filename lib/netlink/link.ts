@@ -68,8 +68,18 @@ export function listLinks(
   const writer = writeIfinfo(
     new MessageWriter(RTM.GETLINK, NLM_F.REQUEST | NLM_F.DUMP),
   )
-    .u32(IFLA.EXT_MASK, options.stats === false ? RTEXT_FILTER.SKIP_STATS : 0);
+    .u32(IFLA.EXT_MASK, extMask(options.stats));
   return sock.dump(writer, "list links", decodeLinkMessage);
+}
+
+/**
+ * The IFLA_EXT_MASK of a link request. Never 0: only a non-zero mask makes the
+ * kernel size a dump's buffer to its largest link; with 0 it uses
+ * NLMSG_GOODSIZE, and a link whose message is larger (hundreds of altnames,
+ * many VFs) is left out of the dump without a word. VF is what iproute2 asks.
+ */
+function extMask(stats: boolean | undefined): number {
+  return RTEXT_FILTER.VF | (stats === false ? RTEXT_FILTER.SKIP_STATS : 0);
 }
 
 function refOperation(verb: string, link: LinkRef): string {
@@ -124,7 +134,7 @@ export function getLink(
   options: ListLinksOptions = {},
 ): Link {
   const writer = identify(new MessageWriter(RTM.GETLINK, NLM_F.REQUEST), link)
-    .u32(IFLA.EXT_MASK, options.stats === false ? RTEXT_FILTER.SKIP_STATS : 0);
+    .u32(IFLA.EXT_MASK, extMask(options.stats));
   const operation = refOperation("get", link);
   try {
     return sock.get(writer, operation, decodeLinkMessage);

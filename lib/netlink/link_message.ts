@@ -158,6 +158,8 @@ export interface Link {
   carrierChanges: number | undefined;
   /** The interface alias, if one is set. */
   alias: string | undefined;
+  /** Alternative names (`ip link property add … altname`), in the kernel's order. */
+  altNames: string[];
   /** 64-bit statistics, unless they were skipped. */
   stats: LinkStats | undefined;
 }
@@ -240,6 +242,7 @@ export function decodeLink(
     carrier: undefined,
     carrierChanges: undefined,
     alias: undefined,
+    altNames: [],
     stats: undefined,
   };
   forEachAttribute(view, offset + SIZE.IFINFOMSG, end, (type, at, length) => {
@@ -299,6 +302,18 @@ export function decodeLink(
         break;
       case IFLA.IFALIAS:
         link.alias = attrString(bytes, at, length);
+        break;
+      case IFLA.PROP_LIST:
+        forEachAttribute(
+          view,
+          at,
+          at + length,
+          (inner, innerAt, innerLength) => {
+            if (inner === IFLA.ALT_IFNAME) {
+              link.altNames.push(attrString(bytes, innerAt, innerLength));
+            }
+          },
+        );
         break;
       case IFLA.STATS64:
         link.stats = decodeLinkStats(view, at, length);
