@@ -146,3 +146,56 @@ nsTest(
     }
   },
 );
+
+nsTest(
+  "rootless bridge: nsnet run -p publishes through its forwarder on the host's loopback",
+  async () => {
+    await cleanupRootless();
+    const env = rootlessEnv();
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    try {
+      const server =
+        `const l = Deno.listen({ port: 8080 }); const c = await l.accept();
+      await c.write(new TextEncoder().encode("hello from a rootless bridge\\n")); c.close(); l.close();`;
+      const running = nsnetAsUser([
+        "run",
+        "-p",
+        `127.0.0.1:${port}:8080`,
+        "--",
+        env.deno,
+        "eval",
+        server,
+      ]);
+      let answer = "";
+      for (let i = 0; i < 100 && answer === ""; i++) {
+        try {
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+          answer = new TextDecoder().decode(
+            await new Response(conn.readable).arrayBuffer(),
+          ).trim();
+        } catch { /* not up yet */ }
+        if (answer === "") await new Promise((r) => setTimeout(r, 100));
+      }
+      const done = await running;
+      assertEquals(done.code, 0, done.stderr);
+      assertEquals(answer, "hello from a rootless bridge");
+      const refused = await nsnetAsUser([
+        "sandbox",
+        "create",
+        "p",
+        "-p",
+        "8080:80",
+      ]);
+      assertEquals(refused.code, 1);
+      assertMatch(
+        refused.stderr,
+        /publishes ports through the process that runs it/,
+      );
+      assertEquals(userRemains(), []);
+    } finally {
+      await cleanupRootless();
+    }
+  },
+);

@@ -21,6 +21,8 @@ import { listRecords, readRecord } from "../sandbox/store.ts";
 import type { SandboxRecord } from "../sandbox/types.ts";
 import { spawnInSandbox } from "../sandbox/exec.ts";
 import { selfCheck } from "../sandbox/self_check.ts";
+import { sandboxAddress } from "../sandbox/bridge_mode.ts";
+import { type Forwarder, startForwarder } from "../ports/forwarder.ts";
 import {
   EXIT,
   ExitRequest,
@@ -263,6 +265,27 @@ export function sandboxCommand(): CommandUnknownOpts {
     .addCommand(adoptCommand());
 }
 
+/** Starts the forwarder of a rootless bridge sandbox's published ports, if it has any. */
+async function startRootlessForwarder(
+  record: SandboxRecord,
+): Promise<Forwarder | undefined> {
+  const published = record.published ?? [];
+  if (
+    !record.rootless || record.mode.kind !== "bridge" || published.length === 0
+  ) return undefined;
+  const address = record.status ? sandboxAddress(record.status) : undefined;
+  if (address === undefined || record.netnsPath === undefined) {
+    throw new NsnetError(
+      `sandbox ${record.name} has no IPv4 address to forward its ports to`,
+    );
+  }
+  return await startForwarder({
+    nsPath: record.netnsPath,
+    sandboxAddress: address,
+    mappings: published,
+  });
+}
+
 /** `nsnet run`: a sandbox for one command (or a self-check), torn down when it ends. */
 export function runCommand(): CommandUnknownOpts {
   return new Command("run")
@@ -300,7 +323,16 @@ export function runCommand(): CommandUnknownOpts {
         dns: opts.dns,
         helper: { allowHostLoopback: opts.allowHostLoopback || selfChecking },
         runnerPid: Deno.pid,
+        callerForwardsPorts: true,
       });
+      // S11: rootless, the port forwarder starts once the backend gave its status.
+      let forwarder: Forwarder | undefined;
+      try {
+        forwarder = await startRootlessForwarder(record);
+      } catch (error) {
+        await removeSandbox(record.name, { force: true });
+        throw error;
+      }
       let status: number = EXIT.FAILURE;
       // Until the command runs, a signal tears the sandbox down and ends nsnet.
       const interrupted = new Promise<number>((resolve) => {
@@ -328,6 +360,7 @@ export function runCommand(): CommandUnknownOpts {
           else printStats(stats, false);
         }
       } finally {
+        await forwarder?.close();
         await removeSandbox(record.name, { force: true });
       }
       if (status !== 0) throw new ExitRequest(status);

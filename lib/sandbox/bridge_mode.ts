@@ -47,7 +47,8 @@ async function rootlessContext(
   }
 }
 
-function sandboxAddress(status: StatusBlock): string | undefined {
+/** The sandbox's first IPv4 address in `status`. */
+export function sandboxAddress(status: StatusBlock): string | undefined {
   for (const iface of Object.values(status.interfaces ?? {})) {
     for (const subnet of iface.subnets ?? []) {
       const address = subnet.ipnet.split("/")[0];
@@ -66,22 +67,14 @@ export async function bridgeSetup(
 ): Promise<StatusBlock> {
   const network = getNetwork(networkName);
   const published = record.published ?? [];
-  if (record.rootless && published.length > 0) {
-    throw new NsnetError(
-      "publishing ports of a rootless bridge sandbox is not supported yet",
-      {
-        hint:
-          "use --network slirp4netns or pasta, which publish through their helper",
-      },
-    );
-  }
   const ctx = record.rootless
     ? await rootlessContext(record, true, helper)
     : rootBridgeContext(`${stateDir()}/bridge`);
   if (ctx === undefined) throw new NsnetError("no rootless network namespace");
   try {
     const status = await setupBridge(ctx, ns, record.name, network);
-    if (published.length > 0) {
+    // Rootless, the caller forwards from the host side (nsnet run): no DNAT here.
+    if (published.length > 0 && !record.rootless) {
       const address = sandboxAddress(status);
       if (address === undefined) {
         throw new NsnetError(

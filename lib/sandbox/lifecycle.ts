@@ -58,6 +58,12 @@ export interface CreateSandboxOptions {
   helper?: HelperOptions;
   /** The pid of the nsnet process running it (`nsnet run`). */
   runnerPid?: number;
+  /**
+   * Rootless bridge sandboxes publish ports through a forwarder in the
+   * process that runs them: set when the caller starts one (as `nsnet run`
+   * does) once the sandbox is made.
+   */
+  callerForwardsPorts?: boolean;
 }
 
 /** The resolv.conf file of a sandbox. */
@@ -139,6 +145,18 @@ export async function createSandbox(
       apiSocket: mode.kind === "slirp4netns" && ports.length > 0,
     })
     : undefined;
+  if (
+    ports.length > 0 && mode.kind === "bridge" && isRootless() &&
+    !options.callerForwardsPorts
+  ) {
+    throw new NsnetError(
+      "a rootless bridge sandbox publishes ports through the process that runs it",
+      {
+        hint:
+          "use `nsnet run -p …`, or --network slirp4netns or pasta, which publish through their helper",
+      },
+    );
+  }
   // Port conflicts are clear errors before anything is created.
   const mappings = ports.length > 0 ? preparePortMappings(ports) : [];
   using lock = lockSandbox(name);
