@@ -316,8 +316,15 @@ nsTest(
     await new Promise((r) => setTimeout(r, 300));
     child.kill("SIGKILL");
     await child.status;
+    // The helper was started with an exit pipe held by nsnet run: it went with it.
+    for (let i = 0; i < 100 && helperProcesses().length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const left = remains();
-    assertEquals(left.records, ["killed.json"]);
+    assertEquals(left.helpers, []);
+    assertEquals(left.records.filter((r) => r.endsWith(".json")), [
+      "killed.json",
+    ]);
     assertEquals(left.namespaces.length, 1);
     const rm = await nsnet("sandbox", "rm", "killed");
     assertEquals(rm.code, 0, rm.stderr);

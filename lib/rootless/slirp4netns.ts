@@ -91,6 +91,7 @@ export async function startSlirp4netns(
   nsPath: string,
   dir: string,
   readyTimeoutMs = 1000,
+  exitFifo?: string,
 ): Promise<StartedHelper> {
   const apiSocket = options.apiSocket ? `${dir}/slirp4netns.sock` : undefined;
   const args = slirp4netnsArgs(
@@ -99,6 +100,9 @@ export async function startSlirp4netns(
     nsPath,
     apiSocket,
   );
+  // -e 4: slirp4netns ends when fd 4 reads end-of-file, i.e. when the last
+  // holder of the exit pipe's write side (the process running the sandbox) is gone.
+  if (exitFifo !== undefined) args.unshift("-e", "4");
   const ready = `${dir}/slirp4netns.ready`;
   const log = `${dir}/slirp4netns.log`;
   for (const path of [ready, log]) {
@@ -118,11 +122,13 @@ export async function startSlirp4netns(
       args: [
         "bash",
         "-c",
-        'exec "$0" "$@" >"$NSNET_LOG" 2>&1 3>"$NSNET_READY"',
+        exitFifo === undefined
+          ? 'exec "$0" "$@" >"$NSNET_LOG" 2>&1 3>"$NSNET_READY"'
+          : 'exec "$0" "$@" >"$NSNET_LOG" 2>&1 3>"$NSNET_READY" 4<"$NSNET_EXIT"',
         options.binary,
         ...args,
       ],
-      env: { NSNET_LOG: log, NSNET_READY: ready },
+      env: { NSNET_LOG: log, NSNET_READY: ready, NSNET_EXIT: exitFifo ?? "" },
       stdin: "null",
       stdout: "null",
       stderr: "null",

@@ -37,6 +37,7 @@ import {
 } from "./store.ts";
 import type { NetworkMode, SandboxRecord } from "./types.ts";
 import { checkFault } from "../netns/_faults.ts";
+import { mkfifo, O, openPath } from "../../ffi/syscalls.ts";
 import { bridgeSetup, bridgeTeardown } from "./bridge_mode.ts";
 import { preparePortMappings } from "../ports/probe.ts";
 import {
@@ -69,6 +70,18 @@ export interface CreateSandboxOptions {
 /** The resolv.conf file of a sandbox. */
 export function sandboxResolvConf(name: string): string {
   return `${sandboxDir()}/${name}.resolv.conf`;
+}
+
+/**
+ * Makes the exit pipe of a helper that must die with this process, and keeps
+ * its write side open until the process ends (O_RDWR: opening a pipe's write
+ * side alone fails while nobody reads it). Returns its path.
+ */
+function holdExitPipe(dir: string): string {
+  const path = `${dir}/exit`;
+  mkfifo(path, 0o600);
+  openPath(path, O.RDWR); // deliberately never closed: the process's end closes it
+  return path;
 }
 
 /** The dir of a sandbox's own helper: its pid file, ready pipe, log, API socket. */
@@ -249,7 +262,13 @@ async function configure(
               ? pastaPortArgs(record.published)
               : undefined,
           )
-          : await startSlirp4netns(helperOptions!, ns.path, dir);
+          : await startSlirp4netns(
+            helperOptions!,
+            ns.path,
+            dir,
+            undefined,
+            record.runnerPid === Deno.pid ? holdExitPipe(dir) : undefined,
+          );
         record.helper = {
           program: mode.kind,
           pid: started.pid,
