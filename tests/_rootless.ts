@@ -110,6 +110,55 @@ export async function nsnetAsUser(
   ], extraEnv);
 }
 
+/** The environment a login gives the test user, plus `extraEnv` (empty values unset). */
+function userEnvironment(extraEnv: Record<string, string>): string[] {
+  const env = rootlessEnv();
+  const vars: Record<string, string> = {
+    HOME: env.home,
+    USER: TEST_USER,
+    LOGNAME: TEST_USER,
+    PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+    XDG_RUNTIME_DIR: env.runtimeDir,
+    DENO_DIR: `${env.home}/.cache/deno`,
+    NO_COLOR: "1",
+    ...extraEnv,
+  };
+  return Object.entries(vars).filter(([, v]) => v !== "").map(([k, v]) =>
+    `${k}=${v}`
+  );
+}
+
+/**
+ * Starts `nsnet ARGS…` as the test user and returns the process (its pid is
+ * the outer nsnet itself: setpriv and env exec into it).
+ */
+export function spawnNsnetAsUser(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Deno.ChildProcess {
+  const env = rootlessEnv();
+  return new Deno.Command("setpriv", {
+    args: [
+      `--reuid=${env.uid}`,
+      `--regid=${env.gid}`,
+      "--init-groups",
+      "--",
+      "env",
+      "-i",
+      ...userEnvironment(extraEnv),
+      env.deno,
+      "run",
+      "--allow-all",
+      "--quiet",
+      env.cli,
+      ...args,
+    ],
+    cwd: "/tmp",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
 /** Runs a command as the test user with a clean, login-like environment. */
 export async function asUser(
   command: string[],

@@ -127,22 +127,26 @@ export async function bridgeTeardown(
       Deno.removeSync(ctx.stateDir); // only when empty: the last sandbox of every network is gone
     } catch { /* still in use, or gone */ }
   }
-  if (record.rootless && record.rootlessRef) {
+  if (first !== undefined) throw first;
+}
+
+/**
+ * Drops the sandbox's reference on the shared rootless namespace, tearing it
+ * down when it was the last. Done whatever happened to the backend before.
+ */
+export async function releaseRootlessReference(
+  record: SandboxRecord,
+): Promise<void> {
+  if (!record.rootless || !record.rootlessRef) return;
+  const rootless = await getRootlessNetNS({ create: false });
+  if (rootless !== undefined) {
     try {
-      const rootless = await getRootlessNetNS({ create: false });
-      if (rootless !== undefined) {
-        try {
-          if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
-            await rootless.cleanup();
-          }
-        } finally {
-          rootless.unlock();
-        }
+      if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
+        await rootless.cleanup();
       }
-      record.rootlessRef = false;
-    } catch (error) {
-      first ??= error;
+    } finally {
+      rootless.unlock();
     }
   }
-  if (first !== undefined) throw first;
+  record.rootlessRef = false;
 }

@@ -38,7 +38,11 @@ import {
 import type { NetworkMode, SandboxRecord } from "./types.ts";
 import { checkFault } from "../netns/_faults.ts";
 import { mkfifo, O, openPath } from "../../ffi/syscalls.ts";
-import { bridgeSetup, bridgeTeardown } from "./bridge_mode.ts";
+import {
+  bridgeSetup,
+  bridgeTeardown,
+  releaseRootlessReference,
+} from "./bridge_mode.ts";
 import { preparePortMappings } from "../ports/probe.ts";
 import {
   pastaPortArgs,
@@ -319,6 +323,11 @@ async function teardown(record: SandboxRecord): Promise<unknown> {
     if (record.mode.kind === "bridge" && record.netnsPath !== undefined) {
       await bridgeTeardown(record, record.mode.network);
     }
+  } catch (error) {
+    remember(error);
+  }
+  try {
+    await releaseRootlessReference(record);
   } catch (error) {
     remember(error);
   }
