@@ -1,6 +1,11 @@
 import { assertEquals, assertMatch } from "./_assert.ts";
 import { nsTest } from "./_helpers.ts";
-import { cleanupRootless, nsnetAsUser, rootlessEnv } from "./_rootless.ts";
+import {
+  cleanupRootless,
+  nsnetAsUser,
+  rootlessEnv,
+  spawnNsnetAsUser,
+} from "./_rootless.ts";
 import { findInPath } from "../lib/rootless/helper_options.ts";
 
 function userRemains(): string[] {
@@ -100,7 +105,7 @@ nsTest(
 );
 
 nsTest(
-  "rootless bridge: self-check through bridge, rootless namespace and helper; two sandboxes meet; all goes",
+  "rootless bridge: self-check through bridge, rootless namespace and helper; two sandboxes exchange TCP; all goes",
   async () => {
     await cleanupRootless();
     try {
@@ -115,19 +120,38 @@ nsTest(
         (await nsnetAsUser(["sandbox", "inspect", "two", "--json"])).stdout,
       );
       const address = two.status.interfaces.eth0.subnets[0].ipnet.split("/")[0];
-      // Port 9 is closed: "refused" proves the packet got there and back.
-      const probe = await nsnetAsUser([
+      const env = rootlessEnv();
+      const serverCode =
+        `const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
+      await c.write(new TextEncoder().encode("hello from two\\n")); c.close(); l.close();`;
+      const server = spawnNsnetAsUser([
         "sandbox",
         "exec",
-        "one",
+        "two",
         "--",
-        "timeout",
-        "3",
-        "bash",
-        "-c",
-        `exec 3<>/dev/tcp/${address}/9`,
+        env.deno,
+        "eval",
+        serverCode,
       ]);
-      assertMatch(probe.stderr, /Connection refused/);
+      let got = "";
+      for (let i = 0; i < 50 && got === ""; i++) {
+        const client = await nsnetAsUser([
+          "sandbox",
+          "exec",
+          "one",
+          "--",
+          "timeout",
+          "3",
+          "bash",
+          "-c",
+          `exec 3<>/dev/tcp/${address}/8080 && cat <&3`,
+        ]);
+        got = client.stdout.trim();
+        if (got === "") await new Promise((r) => setTimeout(r, 100));
+      }
+      await server.status;
+      await server.stderr.cancel();
+      assertEquals(got, "hello from two");
       const status = JSON.parse(
         (await nsnetAsUser(["rootless", "status", "--json"])).stdout,
       );
