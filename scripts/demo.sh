@@ -9,8 +9,8 @@ step() { printf '\n\033[1m$ nsnet %s\033[0m\n' "$*"; nsnet "$@"; }
 
 # The self-check: interfaces, addresses, gateway, DNS, a TCP round trip to a
 # server on this host's loopback through the sandbox's network, statistics.
-# On the default bridge the server sits at the bridge's gateway on this host;
-# through slirp4netns it is on the host's loopback.
+# On the default bridge the path is the bridge, to the gateway, DNAT'ed to the
+# host's loopback; through slirp4netns, the helper maps its gateway there.
 step run
 step run --network slirp4netns
 

@@ -69,7 +69,7 @@ function remains(): string[] {
 }
 
 nsTest(
-  "nsnet run on the default bridge: self-check to the host through the bridge, then nothing left",
+  "nsnet run on the default bridge: self-check to the host's loopback through the bridge, then nothing left",
   async () => {
     const out = await nsnet("run", "--json");
     assertEquals(out.code, 0, out.stderr);

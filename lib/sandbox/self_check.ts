@@ -8,6 +8,9 @@
  */
 
 import { getNS } from "../netns/netns.ts";
+import { NsnetError } from "../errors.ts";
+import { getNetwork } from "../bridge/network.ts";
+import { enableRouteLocalnet } from "../ports/nftables_dnat.ts";
 import { parseResolvConf } from "../resolv_conf/parse.ts";
 import { netIO } from "../stats.ts";
 import { jsonReplacer } from "../cli/output.ts";
@@ -24,6 +27,54 @@ interface Target {
   listen: string;
   /** Words for the report. */
   description: string;
+  /** Makes the path for `port` (and returns how to unmake it), when one is needed. */
+  prepare?: (port: number) => Promise<() => Promise<void>>;
+}
+
+/**
+ * Root bridge: a bridge leads to the host, not to its loopback. For the
+ * check only, connections from the bridge to the gateway's `port` are DNAT'ed
+ * to 127.0.0.1 (route_localnet lets the bridge carry them, as for published
+ * ports), in a table of the check's own that is removed afterwards.
+ */
+function loopbackThroughBridge(
+  bridge: string,
+  gateway: string,
+): (port: number) => Promise<() => Promise<void>> {
+  return async (port: number) => {
+    const table = `nsnet_selfcheck_${Deno.pid}`;
+    enableRouteLocalnet(bridge);
+    await nft(`table ip ${table} {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "${bridge}" ip daddr ${gateway} tcp dport ${port} dnat to 127.0.0.1:${port}
+  }
+}
+`);
+    return () => nft(`delete table ip ${table}\n`);
+  };
+}
+
+async function nft(batch: string): Promise<void> {
+  const child = new Deno.Command("nft", {
+    args: ["-f", "-"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  })
+    .spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(batch));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) {
+    throw new NsnetError(
+      `nft failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+      {
+        hint: "install nftables",
+      },
+    );
+  }
 }
 
 function targetFor(
@@ -50,8 +101,12 @@ function targetFor(
         }
         : {
           dial: gateway,
-          listen: gateway,
-          description: `host at the bridge gateway ${gateway}`,
+          listen: "127.0.0.1",
+          description: `host loopback via the bridge gateway ${gateway}`,
+          prepare: loopbackThroughBridge(
+            getNetwork(record.mode.network).bridge,
+            gateway,
+          ),
         };
     default:
       return undefined;
@@ -65,6 +120,13 @@ async function roundTrip(
   const nonce = crypto.randomUUID().slice(0, 8);
   const listener = Deno.listen({ hostname: target.listen, port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
+  let unprepare: (() => Promise<void>) | undefined;
+  try {
+    unprepare = await target.prepare?.(port);
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
   const served = (async (): Promise<void> => {
     const conn = await listener.accept();
     try {
@@ -102,6 +164,7 @@ async function roundTrip(
   } finally {
     listener.close();
     await served.catch(() => {});
+    await unprepare?.();
   }
 }
 
