@@ -43,6 +43,14 @@ function helperProcesses(): string[] {
   return found;
 }
 
+function phaseOf(name: string): string | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${STATE}/${name}.json`)).phase;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What sandboxes leave: records, namespace files, helpers. Must be empty after each test. */
 function remains(): {
   records: string[];
@@ -308,12 +316,12 @@ nsTest(
       stdout: "null",
       stderr: "null",
     }).spawn();
-    for (
-      let i = 0;
-      i < 200 && !records().includes("killed.json");
-      i++
-    ) await new Promise((r) => setTimeout(r, 25));
-    await new Promise((r) => setTimeout(r, 300));
+    // Killed once it runs its command: the sandbox is complete, nothing is mid-way.
+    for (let i = 0; i < 400 && phaseOf("killed") !== "ready"; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assertEquals(phaseOf("killed"), "ready");
+    await new Promise((r) => setTimeout(r, 100));
     child.kill("SIGKILL");
     await child.status;
     // The helper was started with an exit pipe held by nsnet run: it went with it.
