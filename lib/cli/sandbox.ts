@@ -14,6 +14,7 @@ import {
   adoptSandbox,
   createSandbox,
   inspectSandbox,
+  removeOrphanedSandboxes,
   removeSandbox,
 } from "../sandbox/lifecycle.ts";
 import { formatNetworkMode } from "../sandbox/mode.ts";
@@ -316,6 +317,8 @@ export function runCommand(): CommandUnknownOpts {
     .action(async (command, opts) => {
       const argv = command[0] === "--" ? command.slice(1) : command;
       const selfChecking = argv.length === 0;
+      // What an nsnet run killed before it could clean up left behind goes first.
+      await removeOrphanedSandboxes();
       const record = await createSandbox({
         name: opts.name,
         network: opts.network,

@@ -1,5 +1,5 @@
 /**
- * `nsnet stats NAME|PATH`: a namespace's network I/O (S14) with every
+ * `nsnet stats NAME|PATH` (or `--pid PID`): a namespace's network I/O (S14) with every
  * counter per interface, once or as rates every few seconds.
  *
  * @module
@@ -9,7 +9,8 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { InvalidArgumentError } from "../errors.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
 import { type NetIO, readNetIO } from "../stats.ts";
-import { NAMESPACE_ARG_HELP, openNamespaceArg } from "./namespace_arg.ts";
+import { openNamespaceOrPid, PID_HELP } from "./inspect.ts";
+import { NAMESPACE_ARG_HELP } from "./namespace_arg.ts";
 import { printJson, printTable } from "./output.ts";
 
 /** The `stats` command. */
@@ -18,7 +19,8 @@ export function statsCommand(): CommandUnknownOpts {
     .description(
       "show a namespace's network I/O: bytes summed, and every counter per interface",
     )
-    .argument("<netns>", NAMESPACE_ARG_HELP)
+    .argument("[netns]", NAMESPACE_ARG_HELP)
+    .option("--pid <pid>", PID_HELP)
     .option("--json", "print JSON: rxBytes, txBytes and interfaces → counters")
     .option(
       "-i, --interface <name...>",
@@ -28,8 +30,8 @@ export function statsCommand(): CommandUnknownOpts {
       "--watch <seconds>",
       "print rates per interface every SECONDS until interrupted",
     )
-    .action(async (netns, opts) => {
-      using ns = openNamespaceArg(netns);
+    .action(async (netns, opts, command) => {
+      using ns = openNamespaceOrPid(netns, opts.pid, command);
       using sock = NetlinkSocket.open(ns);
       const read = (): NetIO => readNetIO(sock, opts.interface);
       if (opts.watch === undefined) {

@@ -36,14 +36,18 @@ export type CniSpawner = (
 ) => Deno.ChildProcess;
 
 /** Runs the plugin directly, in the caller's namespaces (as root). */
-export const directSpawner: CniSpawner = (command, options) =>
-  new Deno.Command(command[0]!, {
+export function directSpawner(
+  command: readonly string[],
+  options: CniSpawnOptions,
+): Deno.ChildProcess {
+  return new Deno.Command(command[0]!, {
     args: command.slice(1),
     env: options.env,
     stdin: options.stdin,
     stdout: options.stdout,
     stderr: options.stderr,
   }).spawn();
+}
 
 /** One plugin invocation. */
 export interface CniInvocation {

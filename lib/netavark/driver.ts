@@ -88,7 +88,7 @@ export type NetavarkSpawn = (
 
 /** Options of {@linkcode netavarkSetup} and {@linkcode netavarkTeardown}. */
 export interface NetavarkOptions {
-  /** Where the network definitions are; default Podman's ({@linkcode defaultPodmanNetworksDir}). */
+  /** Where the network definitions are; default Podman's (`defaultPodmanNetworksDir()`). */
   configDir?: string;
   /** Definitions to use instead of reading them from `configDir`, by name. */
   networks?: Record<string, PodmanNetwork>;

@@ -37,6 +37,7 @@ import {
 } from "./store.ts";
 import type { NetworkMode, SandboxRecord } from "./types.ts";
 import { checkFault } from "../netns/_faults.ts";
+import { processAlive, processStartTime } from "../process_identity.ts";
 import { mkfifo, O, openPath } from "../../ffi/syscalls.ts";
 import {
   bridgeSetup,
@@ -195,6 +196,9 @@ export async function createSandbox(
     rootless: isRootless(),
     ownsNetns: false,
     runnerPid: options.runnerPid,
+    runnerStart: options.runnerPid === undefined
+      ? undefined
+      : processStartTime(options.runnerPid),
   };
   try {
     record.published = mappings;
@@ -359,6 +363,34 @@ async function teardown(record: SandboxRecord): Promise<unknown> {
     }
   }
   return first;
+}
+
+/**
+ * Removes the sandboxes whose `nsnet run` is gone (killed, or its machine's
+ * power cut): what the next run cleans up. Returns their names.
+ */
+export async function removeOrphanedSandboxes(): Promise<string[]> {
+  const removed: string[] = [];
+  for (const record of listRecords()) {
+    if (
+      record.runnerPid === undefined ||
+      processAlive(record.runnerPid, record.runnerStart)
+    ) continue;
+    try {
+      await removeSandbox(record.name, { force: true });
+      warn(
+        `removed sandbox ${record.name}, left by an nsnet run (pid ${record.runnerPid}) that is gone`,
+      );
+      removed.push(record.name);
+    } catch (error) {
+      warn(
+        `cannot remove sandbox ${record.name} left by a dead nsnet run: ${
+          (error as Error).message
+        }`,
+      );
+    }
+  }
+  return removed;
 }
 
 /** Options for {@linkcode removeSandbox}. */

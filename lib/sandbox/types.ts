@@ -68,4 +68,6 @@ export interface SandboxRecord extends SandboxConfig {
   published?: PortMapping[];
   /** The nsnet process that runs it (`nsnet run`), if any. */
   runnerPid?: number;
+  /** That process's start time, so that a reused pid is not taken for it. */
+  runnerStart?: string;
 }
