@@ -12,7 +12,8 @@ import { nsPath } from "../netns/run_dir.ts";
 import { unmountNS } from "../netns/teardown.ts";
 import { NamespaceNotFoundError, NsnetError } from "../errors.ts";
 import { runInNamespace } from "./exec.ts";
-import { EXIT, ExitRequest, printJson, printTable } from "./output.ts";
+import { forEachName } from "./report.ts";
+import { ExitRequest, printJson, printTable } from "./output.ts";
 
 /** The commands that handle named namespaces. */
 export function netnsCommands(): CommandUnknownOpts[] {
@@ -54,26 +55,16 @@ function delCommand(): CommandUnknownOpts {
       "delete named network namespaces (and stale files left by a crash)",
     )
     .argument("<names...>", "namespace names")
-    .action((names) => {
-      let failed = 0;
-      for (const name of names) {
+    .action(async (names) => {
+      await forEachName(names, (name) => {
+        const path = nsPath(name);
         try {
-          const path = nsPath(name);
-          try {
-            Deno.lstatSync(path);
-          } catch {
-            throw new NamespaceNotFoundError(path);
-          }
-          unmountNS(path);
-        } catch (error) {
-          failed++;
-          const hint = error instanceof NsnetError && error.hint
-            ? ` (${error.hint})`
-            : "";
-          console.error(`nsnet: ${(error as Error).message}${hint}`);
+          Deno.lstatSync(path);
+        } catch {
+          throw new NamespaceNotFoundError(path);
         }
-      }
-      if (failed > 0) throw new ExitRequest(EXIT.FAILURE);
+        unmountNS(path);
+      });
     });
 }
 

@@ -31,3 +31,23 @@ export function reportError(error: unknown): number {
   debug(error instanceof Error ? error.stack ?? "" : "");
   return EXIT.FAILURE;
 }
+
+/**
+ * Runs `action` for each name, reporting each failure on its own line and
+ * going on; fails (exit 1) at the end if any did, as `ip netns del` does.
+ */
+export async function forEachName(
+  names: readonly string[],
+  action: (name: string) => void | Promise<void>,
+): Promise<void> {
+  let failed = 0;
+  for (const name of names) {
+    try {
+      await action(name);
+    } catch (error) {
+      failed++;
+      reportError(error);
+    }
+  }
+  if (failed > 0) throw new ExitRequest(EXIT.FAILURE);
+}

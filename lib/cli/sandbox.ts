@@ -31,6 +31,7 @@ import {
   printJson,
   printTable,
 } from "./output.ts";
+import { forEachName } from "./report.ts";
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -136,19 +137,10 @@ function rmCommand(): CommandUnknownOpts {
     .argument("<names...>", "sandbox names")
     .option("--force", "remove even while other sandboxes share its namespace")
     .action(async (names, opts) => {
-      let failed = 0;
-      for (const name of names) {
-        try {
-          await removeSandbox(name, { force: opts.force });
-        } catch (error) {
-          failed++;
-          const hint = error instanceof NsnetError && error.hint
-            ? ` (${error.hint})`
-            : "";
-          console.error(`nsnet: ${(error as Error).message}${hint}`);
-        }
-      }
-      if (failed > 0) throw new ExitRequest(EXIT.FAILURE);
+      await forEachName(
+        names,
+        (name: string) => removeSandbox(name, { force: opts.force }),
+      );
     });
 }
 
