@@ -172,7 +172,7 @@ nsTest(
 );
 
 nsTest(
-  "rootless bridge: nsnet run -p publishes through its forwarder on the host's loopback",
+  "rootless bridge: nsnet run -p and sandbox create -p publish through a forwarder on the host's loopback",
   async () => {
     await cleanupRootless();
     const env = rootlessEnv();
@@ -205,18 +205,40 @@ nsTest(
       const done = await running;
       assertEquals(done.code, 0, done.stderr);
       assertEquals(answer, "hello from a rootless bridge");
-      const refused = await nsnetAsUser([
+      // Detached, a forwarder process of its own does the same, and goes with the sandbox.
+      const detached = await nsnetAsUser([
         "sandbox",
         "create",
-        "p",
+        "web",
         "-p",
-        "8080:80",
+        `127.0.0.1:${port}:8080`,
       ]);
-      assertEquals(refused.code, 1);
-      assertMatch(
-        refused.stderr,
-        /publishes ports through the process that runs it/,
-      );
+      assertEquals(detached.code, 0, detached.stderr);
+      const inside = spawnNsnetAsUser([
+        "sandbox",
+        "exec",
+        "web",
+        "--",
+        env.deno,
+        "eval",
+        server,
+      ]);
+      let again = "";
+      for (let i = 0; i < 100 && again === ""; i++) {
+        try {
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+          again = new TextDecoder().decode(
+            await new Response(conn.readable).arrayBuffer(),
+          ).trim();
+        } catch { /* not up yet */ }
+        if (again === "") await new Promise((r) => setTimeout(r, 100));
+      }
+      await inside.status;
+      await inside.stderr.cancel();
+      assertEquals(again, "hello from a rootless bridge");
+      assertEquals((await nsnetAsUser(["sandbox", "rm", "web"])).code, 0);
+      const free = Deno.listen({ hostname: "127.0.0.1", port }); // the forwarder let go of it
+      free.close();
       assertEquals(userRemains(), []);
     } finally {
       await cleanupRootless();

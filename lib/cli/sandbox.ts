@@ -22,8 +22,11 @@ import { listRecords, readRecord } from "../sandbox/store.ts";
 import type { SandboxRecord } from "../sandbox/types.ts";
 import { spawnInSandbox } from "../sandbox/exec.ts";
 import { selfCheck } from "../sandbox/self_check.ts";
-import { sandboxAddress } from "../sandbox/bridge_mode.ts";
-import { type Forwarder, startForwarder } from "../ports/forwarder.ts";
+import type { Forwarder } from "../ports/forwarder.ts";
+import {
+  runForwarderProcess,
+  startForwarderFor,
+} from "../sandbox/forwarder_process.ts";
 import {
   EXIT,
   ExitRequest,
@@ -255,28 +258,33 @@ export function sandboxCommand(): CommandUnknownOpts {
     .addCommand(inspectCommand())
     .addCommand(statsCommand())
     .addCommand(execCommand())
-    .addCommand(adoptCommand());
+    .addCommand(adoptCommand())
+    .addCommand(forwardCommand(), { hidden: true });
 }
 
 /** Starts the forwarder of a rootless bridge sandbox's published ports, if it has any. */
-async function startRootlessForwarder(
+function startRootlessForwarder(
   record: SandboxRecord,
 ): Promise<Forwarder | undefined> {
   const published = record.published ?? [];
   if (
     !record.rootless || record.mode.kind !== "bridge" || published.length === 0
-  ) return undefined;
-  const address = record.status ? sandboxAddress(record.status) : undefined;
-  if (address === undefined || record.netnsPath === undefined) {
-    throw new NsnetError(
-      `sandbox ${record.name} has no IPv4 address to forward its ports to`,
-    );
+  ) {
+    return Promise.resolve(undefined);
   }
-  return await startForwarder({
-    nsPath: record.netnsPath,
-    sandboxAddress: address,
-    mappings: published,
-  });
+  return startForwarderFor(record);
+}
+
+function forwardCommand(): CommandUnknownOpts {
+  return new Command("forward")
+    .description(
+      "forward a rootless bridge sandbox's published ports (started by sandbox create)",
+    )
+    .argument("<name>", "sandbox name")
+    .action(async (name) => {
+      await runForwarderProcess(name);
+      throw new ExitRequest(EXIT.OK);
+    });
 }
 
 /** `nsnet run`: a sandbox for one command (or a self-check), torn down when it ends. */

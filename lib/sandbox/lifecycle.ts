@@ -38,6 +38,10 @@ import {
 import type { NetworkMode, SandboxRecord } from "./types.ts";
 import { checkFault } from "../netns/_faults.ts";
 import { processAlive, processStartTime } from "../process_identity.ts";
+import {
+  spawnForwarderProcess,
+  stopForwarderProcess,
+} from "./forwarder_process.ts";
 import { mkfifo, O, openPath } from "../../ffi/syscalls.ts";
 import {
   bridgeSetup,
@@ -163,22 +167,9 @@ export async function createSandbox(
       apiSocket: mode.kind === "slirp4netns" && ports.length > 0,
     })
     : undefined;
-  if (
-    ports.length > 0 && mode.kind === "bridge" && isRootless() &&
-    !options.callerForwardsPorts
-  ) {
-    throw new NsnetError(
-      "a rootless bridge sandbox publishes ports through the process that runs it",
-      {
-        hint:
-          "use `nsnet run -p …`, or --network slirp4netns or pasta, which publish through their helper",
-      },
-    );
-  }
   // Port conflicts are clear errors before anything is created.
   const mappings = ports.length > 0 ? preparePortMappings(ports) : [];
   using lock = lockSandbox(name);
-  void lock;
   if (readRecord(name) !== undefined) {
     throw new NsnetError(`a sandbox named ${name} already exists`, {
       hint:
@@ -203,6 +194,16 @@ export async function createSandbox(
   try {
     record.published = mappings;
     await configure(record, mode, options.helper ?? {}, helperOptions);
+    // S11: rootless, the port forwarder starts once the backend gave its status.
+    const needsForwarder = record.rootless && mode.kind === "bridge" &&
+      mappings.length > 0;
+    if (needsForwarder && !options.callerForwardsPorts) {
+      writeRecord(record);
+      lock.release(); // the forwarder records itself under this lock
+      await spawnForwarderProcess(name);
+      lock.acquire();
+      Object.assign(record, readRecord(name));
+    }
     record.phase = "ready";
     writeRecord(record);
     return record;
@@ -327,6 +328,11 @@ async function teardown(record: SandboxRecord): Promise<unknown> {
     if (record.mode.kind === "bridge" && record.netnsPath !== undefined) {
       await bridgeTeardown(record, record.mode.network);
     }
+  } catch (error) {
+    remember(error);
+  }
+  try {
+    await stopForwarderProcess(record);
   } catch (error) {
     remember(error);
   }

@@ -70,4 +70,6 @@ export interface SandboxRecord extends SandboxConfig {
   runnerPid?: number;
   /** That process's start time, so that a reused pid is not taken for it. */
   runnerStart?: string;
+  /** Rootless bridge with published ports: the port forwarder process, and its start time. */
+  forwarder?: { pid: number; start: string | undefined };
 }

@@ -1,0 +1,123 @@
+/**
+ * The port forwarder of a detached rootless bridge sandbox: a process of its
+ * own (`nsnet sandbox forward NAME`, as Podman's rootlessport), because a
+ * forwarder thread dies with the process that made it. It records itself in
+ * the sandbox once its ports are bound, and is stopped by the sandbox's
+ * teardown (identity checked: pid and start time).
+ *
+ * @module
+ */
+
+import { NsnetError } from "../errors.ts";
+import { type Forwarder, startForwarder } from "../ports/forwarder.ts";
+import { processAlive, processStartTime } from "../process_identity.ts";
+import { selfCommand } from "../rootless/userns.ts";
+import { sandboxAddress } from "./bridge_mode.ts";
+import { lockSandbox, readRecord, writeRecord } from "./store.ts";
+import type { SandboxRecord } from "./types.ts";
+
+/** Starts the forwarder of the sandbox in `record` for its published ports. */
+export function startForwarderFor(record: SandboxRecord): Promise<Forwarder> {
+  const address = record.status ? sandboxAddress(record.status) : undefined;
+  if (address === undefined || record.netnsPath === undefined) {
+    return Promise.reject(
+      new NsnetError(
+        `sandbox ${record.name} has no IPv4 address to forward its ports to`,
+      ),
+    );
+  }
+  return startForwarder({
+    nsPath: record.netnsPath,
+    sandboxAddress: address,
+    mappings: record.published ?? [],
+  });
+}
+
+/**
+ * Starts `nsnet sandbox forward NAME` detached, and waits (at most
+ * `timeoutMs`) until it has recorded itself, its ports bound.
+ */
+export async function spawnForwarderProcess(
+  name: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const [program, ...args] = [...selfCommand(), "sandbox", "forward", name];
+  const child = new Deno.Command("setsid", {
+    args: [program!, ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((s) => exited = s);
+  const deadline = Date.now() + timeoutMs;
+  while (readRecord(name)?.forwarder === undefined) {
+    if (exited !== undefined) {
+      const text = new TextDecoder().decode(
+        await new Response(child.stderr).arrayBuffer(),
+      ).trim();
+      throw new NsnetError(
+        `the port forwarder of sandbox ${name} failed: ${
+          text || `exit ${exited.code}`
+        }`,
+      );
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new NsnetError(
+        `the port forwarder of sandbox ${name} did not start within ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  child.stderr.cancel().catch(() => {});
+  child.unref();
+}
+
+/**
+ * Runs as the forwarder process: forwards the sandbox's ports, records
+ * itself, and forwards until SIGTERM (sent by the sandbox's teardown).
+ */
+export async function runForwarderProcess(name: string): Promise<void> {
+  const record = readRecord(name);
+  if (record === undefined) throw new NsnetError(`no sandbox named ${name}`);
+  const forwarder = await startForwarderFor(record);
+  {
+    using lock = lockSandbox(name);
+    void lock;
+    const current = readRecord(name);
+    if (current === undefined) {
+      await forwarder.close();
+      return;
+    }
+    current.forwarder = { pid: Deno.pid, start: processStartTime(Deno.pid) };
+    writeRecord(current);
+  }
+  await new Promise<void>((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      Deno.addSignalListener(signal, () => resolve());
+    }
+  });
+  await forwarder.close();
+}
+
+/** Stops the forwarder process of `record`, if it still runs; waits until it is gone. */
+export async function stopForwarderProcess(
+  record: SandboxRecord,
+): Promise<void> {
+  const forwarder = record.forwarder;
+  if (
+    forwarder === undefined || !processAlive(forwarder.pid, forwarder.start)
+  ) return;
+  Deno.kill(forwarder.pid, "SIGTERM");
+  for (
+    let i = 0;
+    i < 500 && processAlive(forwarder.pid, forwarder.start);
+    i++
+  ) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  if (processAlive(forwarder.pid, forwarder.start)) {
+    Deno.kill(forwarder.pid, "SIGKILL");
+  }
+}
