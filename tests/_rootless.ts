@@ -208,6 +208,17 @@ export async function asUser(
  */
 export async function cleanupRootless(): Promise<void> {
   const env = rootlessEnv();
+  // Sandboxes first, through nsnet: their forwarders, helpers and references go with them.
+  try {
+    const records = [...Deno.readDirSync(`${env.runtimeDir}/nsnet/sandboxes`)]
+      .map((e) => e.name).filter((n) => n.endsWith(".json")).map((n) =>
+        n.slice(0, -5)
+      );
+    if (records.length > 0) {
+      await nsnetAsUser(["sandbox", "rm", "--force", ...records]);
+    }
+  } catch { /* none */ }
+  succeeds("pkill", "-KILL", "-u", String(env.uid), "-f", "sandbox forward");
   if (pauseRunning(env)) await nsnetAsUser(["rootless", "down", "--force"]);
   const netnsDir = `${env.runtimeDir}/netns`;
   const pause = readPause(env);

@@ -24,7 +24,7 @@ function serveInside(name: string, line: string): Deno.ChildProcess {
       "--",
       Deno.execPath(),
       "eval",
-      `const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
+      `Deno.unrefTimer(setTimeout(() => Deno.exit(0), 10000)); const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
        await c.write(new TextEncoder().encode(${
         JSON.stringify(line + "\n")
       })); c.close(); l.close();`,

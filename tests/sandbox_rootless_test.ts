@@ -122,7 +122,7 @@ nsTest(
       const address = two.status.interfaces.eth0.subnets[0].ipnet.split("/")[0];
       const env = rootlessEnv();
       const serverCode =
-        `const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
+        `Deno.unrefTimer(setTimeout(() => Deno.exit(0), 10000)); const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
       await c.write(new TextEncoder().encode("hello from two\\n")); c.close(); l.close();`;
       const server = spawnNsnetAsUser([
         "sandbox",
@@ -181,7 +181,7 @@ nsTest(
     probe.close();
     try {
       const server =
-        `const l = Deno.listen({ port: 8080 }); const c = await l.accept();
+        `Deno.unrefTimer(setTimeout(() => Deno.exit(0), 10000)); const l = Deno.listen({ port: 8080 }); const c = await l.accept();
       await c.write(new TextEncoder().encode("hello from a rootless bridge\\n")); c.close(); l.close();`;
       const running = nsnetAsUser([
         "run",

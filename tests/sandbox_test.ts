@@ -365,6 +365,18 @@ nsTest("bad sandbox input: clear errors, nothing created", async () => {
       "port mappings need a network of the sandbox's own",
     ],
     [["sandbox", "rm", "missing"], "no sandbox named missing"],
+    [
+      ["sandbox", "create", "x", "--network", "nope"],
+      'no network named "nope"',
+    ],
+    [
+      ["sandbox", "create", "x", "--backend", "foo"],
+      'unknown network backend "foo"',
+    ],
+    [
+      ["sandbox", "create", "x", "--network", "none", "--backend", "cni"],
+      "--backend applies to named networks",
+    ],
   ];
   for (const [args, message] of cases) {
     const out = await nsnet(...args);

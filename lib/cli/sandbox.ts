@@ -115,6 +115,10 @@ function createCommand(): CommandUnknownOpts {
     )
     .option("--dns <ip>", "DNS server for its resolv.conf", collect, [])
     .option(
+      "--backend <name>",
+      "backend of a named network: builtin, cni or netavark",
+    )
+    .option(
       "--allow-host-loopback",
       "helper modes: reach the host's 127.0.0.1 at the gateway address",
     )
@@ -125,6 +129,7 @@ function createCommand(): CommandUnknownOpts {
         network: opts.network,
         ports: opts.publish,
         dns: opts.dns,
+        backend: opts.backend,
         helper: { allowHostLoopback: opts.allowHostLoopback },
       });
       if (opts.json) printJson({ ...summary(record), status: record.status });
@@ -308,6 +313,10 @@ export function runCommand(): CommandUnknownOpts {
     .option("--name <name>", "sandbox name (default: random)")
     .option("--dns <ip>", "DNS server for its resolv.conf", collect, [])
     .option(
+      "--backend <name>",
+      "backend of a named network: builtin, cni or netavark",
+    )
+    .option(
       "--allow-host-loopback",
       "helper modes: reach the host's 127.0.0.1 at the gateway address",
     )
@@ -324,6 +333,7 @@ export function runCommand(): CommandUnknownOpts {
         network: opts.network,
         ports: opts.publish,
         dns: opts.dns,
+        backend: opts.backend,
         helper: { allowHostLoopback: opts.allowHostLoopback || selfChecking },
         runnerPid: Deno.pid,
         callerForwardsPorts: true,

@@ -241,6 +241,23 @@ async function deleteAll(
 }
 
 /**
+ * Checks, without running anything, that `networkName` exists and validates
+ * and that every plugin binary is there; returns the list. For a caller that
+ * wants these errors before it creates the namespace.
+ */
+export function cniValidate(
+  networkName: string,
+  options: CniOptions = {},
+): CniNetworkList {
+  const list = loadNetworkList(
+    networkName,
+    options.confDir ?? defaultCniConfDir(),
+  );
+  findPlugins(list, resolveCniPath(options.cniPath));
+  return list;
+}
+
+/**
  * Attaches the network namespace at `netnsPath` to network `networkName` as
  * `containerId` (ADD). The network, its plugins' binaries and the namespace
  * are checked before any plugin runs.

@@ -43,11 +43,8 @@ import {
   stopForwarderProcess,
 } from "./forwarder_process.ts";
 import { mkfifo, O, openPath } from "../../ffi/syscalls.ts";
-import {
-  bridgeSetup,
-  bridgeTeardown,
-  releaseRootlessReference,
-} from "./bridge_mode.ts";
+import { releaseRootlessReference } from "./bridge_mode.ts";
+import { backendNamed } from "./backends.ts";
 import { preparePortMappings } from "../ports/probe.ts";
 import {
   pastaPortArgs,
@@ -64,6 +61,8 @@ export interface CreateSandboxOptions {
   ports?: string[];
   /** DNS servers for its resolv.conf (else the helper's or the host's). */
   dns?: string[];
+  /** The backend of a named network: `builtin` (default), `cni` or `netavark`. */
+  backend?: string;
   /** Options of a slirp4netns or pasta helper (helper mode). */
   helper?: HelperOptions;
   /** The pid of the nsnet process running it (`nsnet run`). */
@@ -167,6 +166,14 @@ export async function createSandbox(
       apiSocket: mode.kind === "slirp4netns" && ports.length > 0,
     })
     : undefined;
+  // A backend that cannot serve the network is a clear error before anything is created.
+  if (mode.kind === "bridge") {
+    backendNamed(options.backend).check(mode.network, isRootless());
+  } else if (options.backend !== undefined && options.backend !== "builtin") {
+    throw new NsnetError(
+      `--backend applies to named networks, not to --network ${options.network}`,
+    );
+  }
   // Port conflicts are clear errors before anything is created.
   const mappings = ports.length > 0 ? preparePortMappings(ports) : [];
   using lock = lockSandbox(name);
@@ -186,6 +193,7 @@ export async function createSandbox(
     phase: "creating",
     rootless: isRootless(),
     ownsNetns: false,
+    backend: options.backend,
     runnerPid: options.runnerPid,
     runnerStart: options.runnerPid === undefined
       ? undefined
@@ -293,7 +301,7 @@ async function configure(
         break;
       }
       case "bridge":
-        record.status = await bridgeSetup(
+        record.status = await backendNamed(record.backend).setup(
           record,
           ns,
           mode.network,
@@ -326,7 +334,7 @@ async function teardown(record: SandboxRecord): Promise<unknown> {
   try {
     checkFault("sandbox-teardown-backend"); // a backend that fails to tear down
     if (record.mode.kind === "bridge" && record.netnsPath !== undefined) {
-      await bridgeTeardown(record, record.mode.network);
+      await backendNamed(record.backend).teardown(record, record.mode.network);
     }
   } catch (error) {
     remember(error);

@@ -27,6 +27,8 @@ export interface SandboxConfig {
   ports: string[];
   /** Extra DNS servers for its resolv.conf. */
   dns: string[];
+  /** The backend of a named network: `builtin` (default), `cni` or `netavark`. */
+  backend?: string;
 }
 
 /** How far creation or teardown got; a record left in `creating` or `removing` is what a crash left. */
