@@ -212,3 +212,5 @@ export {
 } from "./lib/rootless/holder.ts";
 export { FileLock } from "./lib/lock.ts";
 export { sha256, sha256Hex } from "./lib/sha256.ts";
+export * from "./lib/cni/mod.ts";
+export * from "./lib/netavark/mod.ts";

@@ -65,6 +65,8 @@ const SINGLE_EXTENSIONS = [".conf", ".json"];
 
 /** The config dir: `/etc/cni/net.d` as root, `$XDG_CONFIG_HOME/cni/net.d` (or `~/.config/cni/net.d`) rootless. */
 export function defaultCniConfDir(): string {
+  const override = getEnv("NSNET_CNI_CONF_DIR");
+  if (override !== undefined) return override;
   if (!isRootless()) return "/etc/cni/net.d";
   const config = getEnv("XDG_CONFIG_HOME") ??
     `${getEnv("HOME") ?? "/tmp"}/.config`;

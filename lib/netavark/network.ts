@@ -105,6 +105,8 @@ export class InvalidPodmanNetworkError extends InvalidArgumentError {
  * `$XDG_DATA_HOME/containers/storage/networks` (`~/.local/share/…`).
  */
 export function defaultPodmanNetworksDir(rootless = isRootless()): string {
+  const override = getEnv("NSNET_PODMAN_NETWORKS_DIR");
+  if (override !== undefined) return override;
   if (!rootless) return "/etc/containers/networks";
   const data = getEnv("XDG_DATA_HOME") ??
     `${getEnv("HOME") ?? ""}/.local/share`;

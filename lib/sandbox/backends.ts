@@ -13,6 +13,8 @@ import type { NetNS } from "../netns/netns.ts";
 import type { HelperOptions } from "../rootless/helper_options.ts";
 import { getNetwork } from "../bridge/network.ts";
 import { bridgeSetup, bridgeTeardown } from "./bridge_mode.ts";
+import { cniBackend } from "./cni_mode.ts";
+import { netavarkBackend } from "./netavark_mode.ts";
 import type { SandboxRecord } from "./types.ts";
 
 /** The backends `--backend` names. */
@@ -43,7 +45,11 @@ const builtin: NetworkBackend = {
   teardown: bridgeTeardown,
 };
 
-const registry = new Map<BackendName, NetworkBackend>([["builtin", builtin]]);
+const registry = new Map<BackendName, NetworkBackend>([
+  ["builtin", builtin],
+  ["cni", cniBackend],
+  ["netavark", netavarkBackend],
+]);
 
 /** Makes `backend` serve `name` (how the CNI and netavark drivers plug in). */
 export function registerBackend(

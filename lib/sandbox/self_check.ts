@@ -9,7 +9,9 @@
 
 import { getNS } from "../netns/netns.ts";
 import { NsnetError } from "../errors.ts";
-import { getNetwork } from "../bridge/network.ts";
+import { NetlinkSocket } from "../netlink/socket.ts";
+import { listAddresses } from "../netlink/address.ts";
+import { getLink } from "../netlink/link.ts";
 import { enableRouteLocalnet } from "../ports/nftables_dnat.ts";
 import { parseResolvConf } from "../resolv_conf/parse.ts";
 import { netIO } from "../stats.ts";
@@ -53,6 +55,18 @@ function loopbackThroughBridge(
 `);
     return () => nft(`delete table ip ${table}\n`);
   };
+}
+
+/** The host interface holding `address`: the bridge, whichever backend made it. */
+function hostLinkWith(address: string): string {
+  using sock = NetlinkSocket.open();
+  const entry = listAddresses(sock).find((a) => a.address === address);
+  if (entry === undefined) {
+    throw new NsnetError(
+      `no host interface has the gateway address ${address}`,
+    );
+  }
+  return getLink(sock, entry.index).name;
 }
 
 async function nft(batch: string): Promise<void> {
@@ -103,10 +117,7 @@ function targetFor(
           dial: gateway,
           listen: "127.0.0.1",
           description: `host loopback via the bridge gateway ${gateway}`,
-          prepare: loopbackThroughBridge(
-            getNetwork(record.mode.network).bridge,
-            gateway,
-          ),
+          prepare: loopbackThroughBridge(hostLinkWith(gateway), gateway),
         };
     default:
       return undefined;

@@ -1,0 +1,93 @@
+/**
+ * A sandbox on a CNI network (`--backend cni`): the network list's plugins
+ * run as the CNI specification says, by the host as root, and inside the
+ * shared rootless namespace (S6's mounts, so /var/lib/cni and /run are its
+ * own) rootless, the sandbox holding a reference on it.
+ *
+ * @module
+ */
+
+import {
+  cniAdd,
+  cniDel,
+  type CniOptions,
+  cniValidate,
+  rootlessCniCacheDir,
+} from "../cni/mod.ts";
+import { NsnetError } from "../errors.ts";
+import type { StatusBlock } from "../inspect.ts";
+import type { NetNS } from "../netns/netns.ts";
+import type { HelperOptions } from "../rootless/helper_options.ts";
+import { getRootlessNetNS } from "../rootless/netns.ts";
+import { sha256Hex } from "../sha256.ts";
+import type { NetworkBackend } from "./backends.ts";
+import { writeRecord } from "./store.ts";
+import type { SandboxRecord } from "./types.ts";
+
+/** The CNI container id of a sandbox: its name where the spec allows it, else a hash of it. */
+export function cniContainerId(name: string): string {
+  return /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)
+    ? name
+    : sha256Hex(name).slice(0, 32);
+}
+
+/** Where and how plugins run: directly as root; rootless, inside the shared rootless namespace. */
+async function cniOptions(
+  record: SandboxRecord,
+  take: boolean,
+  helper: HelperOptions,
+): Promise<CniOptions> {
+  if (!record.rootless) return {};
+  const rootless = await getRootlessNetNS({ ...helper, create: take });
+  if (rootless === undefined) {
+    throw new NsnetError("no rootless network namespace");
+  }
+  try {
+    if (take) {
+      rootless.changeRefCount(+1);
+      record.rootlessRef = true;
+      writeRecord(record);
+    }
+    return {
+      spawn: (command, options) => rootless.spawn(command, options),
+      cacheDir: rootlessCniCacheDir(rootless.paths.dir),
+    };
+  } finally {
+    rootless.unlock();
+  }
+}
+
+/** The CNI backend. */
+export const cniBackend: NetworkBackend = {
+  check(network: string): void {
+    cniValidate(network); // the network list and every plugin binary, or a clear error
+  },
+  async setup(
+    record: SandboxRecord,
+    ns: NetNS,
+    network: string,
+    helper: HelperOptions,
+  ): Promise<StatusBlock> {
+    const options = await cniOptions(record, true, helper);
+    // Rootless, portmap would only forward inside the rootless namespace: the
+    // forwarder (or helper) carries published ports there instead.
+    const portMappings = record.rootless ? undefined : record.published;
+    const { status } = await cniAdd(
+      ns.path,
+      cniContainerId(record.name),
+      network,
+      { ...options, portMappings },
+    );
+    return status;
+  },
+  async teardown(record: SandboxRecord, network: string): Promise<void> {
+    const options = await cniOptions(record, false, {}).catch(() => undefined);
+    if (options === undefined) return; // the rootless namespace, and all in it, is gone
+    await cniDel(
+      record.netnsPath,
+      cniContainerId(record.name),
+      network,
+      options,
+    );
+  },
+};

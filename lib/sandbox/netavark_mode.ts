@@ -1,0 +1,91 @@
+/**
+ * A sandbox on a Podman network set up by netavark (`--backend netavark`),
+ * as Podman drives it: on the host as root, inside the shared rootless
+ * namespace rootless (the sandbox holding a reference on it).
+ *
+ * @module
+ */
+
+import { NsnetError } from "../errors.ts";
+import type { StatusBlock } from "../inspect.ts";
+import {
+  findNetavark,
+  getPodmanNetwork,
+  netavarkSetup,
+  type NetavarkSpawn,
+  netavarkTeardown,
+  toNetavarkPortMappings,
+} from "../netavark/mod.ts";
+import type { NetNS } from "../netns/netns.ts";
+import type { HelperOptions } from "../rootless/helper_options.ts";
+import { getRootlessNetNS } from "../rootless/netns.ts";
+import type { NetworkBackend } from "./backends.ts";
+import { writeRecord } from "./store.ts";
+import type { SandboxRecord } from "./types.ts";
+
+async function rootlessSpawn(
+  record: SandboxRecord,
+  take: boolean,
+  helper: HelperOptions,
+): Promise<NetavarkSpawn | undefined> {
+  if (!record.rootless) return undefined;
+  const rootless = await getRootlessNetNS({ ...helper, create: take });
+  if (rootless === undefined) {
+    throw new NsnetError("no rootless network namespace");
+  }
+  try {
+    if (take) {
+      rootless.changeRefCount(+1);
+      record.rootlessRef = true;
+      writeRecord(record);
+    }
+    return (command, options) => rootless.spawn(command, options);
+  } finally {
+    rootless.unlock();
+  }
+}
+
+function attachments(
+  network: string,
+): { name: string; interfaceName: string }[] {
+  return [{ name: network, interfaceName: "eth0" }];
+}
+
+/** The netavark backend. */
+export const netavarkBackend: NetworkBackend = {
+  check(network: string): void {
+    findNetavark(); // NetavarkNotFoundError when it is not installed
+    getPodmanNetwork(network); // PodmanNetworkNotFoundError names it
+  },
+  async setup(
+    record: SandboxRecord,
+    ns: NetNS,
+    network: string,
+    helper: HelperOptions,
+  ): Promise<StatusBlock> {
+    const spawn = await rootlessSpawn(record, true, helper);
+    // Rootless, netavark's DNAT would stay inside the rootless namespace: the forwarder publishes.
+    const published = record.rootless ? [] : record.published ?? [];
+    return await netavarkSetup(ns.path, record.name, attachments(network), {
+      rootless: record.rootless,
+      spawn,
+      portMappings: toNetavarkPortMappings(published),
+    });
+  },
+  async teardown(record: SandboxRecord, network: string): Promise<void> {
+    if (record.netnsPath === undefined) return;
+    const spawn = await rootlessSpawn(record, false, {}).catch(() => undefined);
+    if (record.rootless && spawn === undefined) return; // the rootless namespace, and all in it, is gone
+    const published = record.rootless ? [] : record.published ?? [];
+    await netavarkTeardown(
+      record.netnsPath,
+      record.name,
+      attachments(network),
+      {
+        rootless: record.rootless,
+        spawn,
+        portMappings: toNetavarkPortMappings(published),
+      },
+    );
+  },
+};
