@@ -181,7 +181,9 @@ export function netavarkAvailable(): boolean {
 }
 
 /** nsnet's netavark run dir: `/run/nsnet/netavark` as root, `$XDG_RUNTIME_DIR/nsnet/netavark` rootless. */
-export function defaultNetavarkRunDir(rootless = isRootless()): string {
+export function defaultNetavarkRunDir(
+  rootless: boolean = isRootless(),
+): string {
   return rootless ? `${runtimeDir()}/nsnet/netavark` : "/run/nsnet/netavark";
 }
 

@@ -104,7 +104,9 @@ export class InvalidPodmanNetworkError extends InvalidArgumentError {
  * `/etc/containers/networks`, rootless
  * `$XDG_DATA_HOME/containers/storage/networks` (`~/.local/share/…`).
  */
-export function defaultPodmanNetworksDir(rootless = isRootless()): string {
+export function defaultPodmanNetworksDir(
+  rootless: boolean = isRootless(),
+): string {
   const override = getEnv("NSNET_PODMAN_NETWORKS_DIR");
   if (override !== undefined) return override;
   if (!rootless) return "/etc/containers/networks";
