@@ -17,8 +17,8 @@
  * @module
  */
 
-import { Ipam } from "../bridge/ipam.ts";
-import { withStateLock } from "../bridge/lock.ts";
+import { Ipam, networksInUse } from "../bridge/ipam.ts";
+import { type StateLock, withStateLock } from "../bridge/lock.ts";
 import type { NetworkConfig } from "../bridge/network.ts";
 import { NsnetError } from "../errors.ts";
 import type { NetAddress, NetInterface, StatusBlock } from "../inspect.ts";
@@ -499,7 +499,7 @@ export async function netavarkTeardown(
 ): Promise<void> {
   const resolved = resolve(attachments, options);
   Deno.mkdirSync(resolved.runDir, { recursive: true, mode: 0o700 });
-  await withStateLock(`${resolved.runDir}/netavark.lock`, async () => {
+  await withStateLock(`${resolved.runDir}/netavark.lock`, async (lock) => {
     const ipamDir = `${resolved.runDir}/ipam`;
     const ips = new Map<string, string[]>();
     const held: NetworkConfig[] = [];
@@ -534,6 +534,22 @@ export async function netavarkTeardown(
         using ipam = Ipam.open(ipamDir, network);
         ipam.release(sandboxId);
       }
+      pruneIdle(resolved.runDir, ipamDir, lock);
     }
   });
+}
+
+/**
+ * With no address handed out any more, nsnet's netavark state goes: the
+ * IPAM dir, the lock file (under the lock) and the run dir, once empty.
+ */
+function pruneIdle(runDir: string, ipamDir: string, lock: StateLock): void {
+  if (networksInUse(ipamDir).length > 0) return;
+  try {
+    Deno.removeSync(ipamDir);
+  } catch { /* absent, or not empty */ }
+  lock.release({ remove: true });
+  try {
+    Deno.removeSync(runDir); // only when empty: netavark may keep state of its own there
+  } catch { /* not empty */ }
 }

@@ -20,7 +20,7 @@ import type { NetNS } from "../netns/netns.ts";
 import type { HelperOptions } from "../rootless/helper_options.ts";
 import { getRootlessNetNS } from "../rootless/netns.ts";
 import type { NetworkBackend } from "./backends.ts";
-import { writeRecord } from "./store.ts";
+import { stateDir, writeRecord } from "./store.ts";
 import type { SandboxRecord } from "./types.ts";
 
 async function rootlessSpawn(
@@ -87,5 +87,10 @@ export const netavarkBackend: NetworkBackend = {
         portMappings: toNetavarkPortMappings(published),
       },
     );
+    if (!record.rootless) {
+      try {
+        Deno.removeSync(stateDir()); // nsnet's state dir, once nothing is left in it
+      } catch { /* in use */ }
+    }
   },
 };
