@@ -116,3 +116,23 @@ export async function withNamespaces(
     for (const ns of namespaces) unmountNS(ns);
   }
 }
+
+/** The host's nftables tables (`family name`), for tests that run programs which make some. */
+export function nftTables(): string[] {
+  return run("nft", "list", "tables").split("\n").filter((l) =>
+    l.startsWith("table ")
+  )
+    .map((l) => l.slice("table ".length)).sort();
+}
+
+/**
+ * Deletes the tables that were not there `before`: what netavark, CNI
+ * plugins or Podman leave on the host by design (their shared chains).
+ */
+export function restoreNftTables(before: readonly string[]): void {
+  for (const table of nftTables()) {
+    if (!before.includes(table)) {
+      succeeds("nft", "delete", "table", ...table.split(" "));
+    }
+  }
+}

@@ -13,8 +13,10 @@
  */
 import { assert, assertEquals, assertNotEquals } from "./_assert.ts";
 import {
+  nftTables,
   nsnet,
   nsTest,
+  restoreNftTables,
   run,
   succeeds,
   uniqueName,
@@ -73,7 +75,16 @@ if (why !== undefined) {
 }
 
 function podmanTest(name: string, fn: () => Promise<void>): void {
-  nsTest(name, fn, { ignore: why !== undefined });
+  // Podman's netavark keeps shared firewall chains on the host: they go with the test.
+  const restoring = async (): Promise<void> => {
+    const tables = nftTables();
+    try {
+      await fn();
+    } finally {
+      restoreNftTables(tables);
+    }
+  };
+  nsTest(name, restoring, { ignore: why !== undefined });
 }
 
 /** A tar of a tiny root filesystem: busybox-static and its applets as links. */

@@ -1,5 +1,11 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
-import { nsTest, run, succeeds } from "./_helpers.ts";
+import {
+  nftTables,
+  nsTest,
+  restoreNftTables,
+  run,
+  succeeds,
+} from "./_helpers.ts";
 import { findInPath } from "../lib/rootless/helper_options.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -119,6 +125,7 @@ nsTest(
   "--backend cni: a CNI network list drives sandboxes (self-check, TCP between two, clean removal)",
   async () => {
     const conf = await Deno.makeTempDir();
+    const tables = nftTables();
     try {
       await Deno.writeTextFile(
         `${conf}/nsnt-cni.conflist`,
@@ -155,6 +162,7 @@ nsTest(
       await Deno.remove(conf, { recursive: true });
       // The bridge plugin keeps its bridge (as under Podman's CNI); the test's own goes here.
       succeeds("ip", "link", "del", "cnit8");
+      restoreNftTables(tables); // the bridge plugin's masquerade chains live in iptables-nft tables
     }
   },
   { ignore: !HAVE_CNI },
@@ -164,6 +172,7 @@ nsTest(
   "--backend netavark: a Podman network drives sandboxes (self-check, TCP between two, clean removal)",
   async () => {
     const dir = await Deno.makeTempDir();
+    const tables = nftTables();
     try {
       await Deno.writeTextFile(
         `${dir}/nsnt-nav.json`,
@@ -191,6 +200,7 @@ nsTest(
     } finally {
       await Deno.remove(dir, { recursive: true });
       succeeds("ip", "link", "del", "navt8");
+      restoreNftTables(tables); // netavark keeps its shared chains, by design
     }
   },
   { ignore: !HAVE_NETAVARK },
