@@ -6,7 +6,8 @@
  * Everything here runs as root on behalf of the test user of
  * `tests/_rootless.ts`. Podman itself is only ever run as that user.
  */
-import type { RootlessEnv } from "../tests/_rootless.ts";
+import { rootlessNetNSName } from "../lib/rootless/netns.ts";
+import { type RootlessEnv, TEST_USER } from "../tests/_rootless.ts";
 
 /** What Podman runs for the rootless-netns comparison. */
 export const PODMAN_UNSHARE_NETNS: readonly string[] = [
@@ -74,14 +75,20 @@ export function userProcesses(uid: number): UserProcess[] {
   return found;
 }
 
+/** nsnet's rootless namespace name for the test user (useradd's home), which Podman's resets leave alone. */
+const NSNET_NAMES = new Set([
+  rootlessNetNSName(`/home/${TEST_USER}/.local/share/nsnet`),
+]);
+
 /** Whether a process is one of rootless Podman's long-lived ones. */
 export function isPodmanProcess(p: UserProcess): boolean {
   // The pause process is catatonit when installed, else Podman re-executed.
   if (p.comm === "catatonit" && p.cmdline.includes("-P")) return true;
   if (p.comm === "podman pause") return true;
-  // Podman names its namespace rootless-netns-<hash>: nsnet's own slirp4netns never matches.
-  return p.comm === "slirp4netns" &&
-    /\/netns\/rootless-netns-[0-9a-f]+/.test(p.cmdline);
+  // Podman names its namespace rootless-netns-<hash>, as nsnet does: tell them apart by the hash.
+  const match = /\/netns\/(rootless-netns-[0-9a-f]+)/.exec(p.cmdline);
+  return p.comm === "slirp4netns" && match !== null &&
+    !NSNET_NAMES.has(match[1]!);
 }
 
 /** Paths of rootless Podman's state under the user's runtime dir. */
@@ -137,7 +144,9 @@ function podmanNetnsFiles(env: RootlessEnv): string[] {
   const dir = podmanPaths(env).netnsDir;
   try {
     return [...Deno.readDirSync(dir)]
-      .filter((e) => e.name.startsWith("rootless-netns-"))
+      .filter((e) =>
+        e.name.startsWith("rootless-netns-") && !NSNET_NAMES.has(e.name)
+      )
       .map((e) => `${dir}/${e.name}`);
   } catch {
     return [];

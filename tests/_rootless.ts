@@ -4,6 +4,7 @@
  * runtime dir, and a copy of Deno and of the bundled CLI it can execute.
  */
 import { run, succeeds } from "./_helpers.ts";
+import { rootlessNetNSName } from "../lib/rootless/netns.ts";
 
 /** Name of the test user (`NSNET_TEST_USER` to run two suites side by side). */
 export const TEST_USER = Deno.env.get("NSNET_TEST_USER") ?? "nsnettest";
@@ -235,7 +236,17 @@ export async function cleanupRootless(): Promise<void> {
     );
   }
   succeeds("pkill", "-KILL", "-u", String(env.uid), "-f", "^nsnet-pause");
-  await Deno.remove(netnsDir, { recursive: true }).catch(() => {});
+  // Only nsnet's files: rootless Podman's namespace (also rootless-netns-<hash>) may live here too.
+  const ours = rootlessNetNSName(`${env.home}/.local/share/nsnet`);
+  try {
+    for (const entry of Deno.readDirSync(netnsDir)) {
+      if (entry.name.startsWith("rootless-netns-") && entry.name !== ours) {
+        continue;
+      }
+      await Deno.remove(`${netnsDir}/${entry.name}`).catch(() => {});
+    }
+    await Deno.remove(netnsDir).catch(() => {}); // when nothing else is left
+  } catch { /* none */ }
   await Deno.remove(`${env.runtimeDir}/nsnet`, { recursive: true }).catch(
     () => {},
   );
