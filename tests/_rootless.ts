@@ -129,14 +129,12 @@ function userEnvironment(extraEnv: Record<string, string>): string[] {
   );
 }
 
-/**
- * Starts `nsnet ARGS…` as the test user and returns the process (its pid is
- * the outer nsnet itself: setpriv and env exec into it).
- */
-export function spawnNsnetAsUser(
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Deno.ChildProcess {
+/** `command` as the test user (setpriv, then env into a login-like environment). */
+function userCommand(
+  command: string[],
+  extraEnv: Record<string, string>,
+  stdout: "piped" | "null",
+): Deno.Command {
   const env = rootlessEnv();
   return new Deno.Command("setpriv", {
     args: [
@@ -147,17 +145,29 @@ export function spawnNsnetAsUser(
       "env",
       "-i",
       ...userEnvironment(extraEnv),
-      env.deno,
-      "run",
-      "--allow-all",
-      "--quiet",
-      env.cli,
-      ...args,
+      ...command,
     ],
     cwd: "/tmp",
-    stdout: "null",
+    stdout,
     stderr: "piped",
-  }).spawn();
+  });
+}
+
+/**
+ * Starts `nsnet ARGS…` as the test user and returns the process (its pid is
+ * the outer nsnet itself: setpriv and env exec into it).
+ */
+export function spawnNsnetAsUser(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Deno.ChildProcess {
+  const env = rootlessEnv();
+  return userCommand(
+    [env.deno, "run", "--allow-all", "--quiet", env.cli, ...args],
+    extraEnv,
+    "null",
+  )
+    .spawn();
 }
 
 /** Runs a command as the test user with a clean, login-like environment. */
@@ -165,34 +175,7 @@ export async function asUser(
   command: string[],
   extraEnv: Record<string, string> = {},
 ): Promise<UserResult> {
-  const env = rootlessEnv();
-  const vars: Record<string, string> = {
-    HOME: env.home,
-    USER: TEST_USER,
-    LOGNAME: TEST_USER,
-    PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-    XDG_RUNTIME_DIR: env.runtimeDir,
-    DENO_DIR: `${env.home}/.cache/deno`,
-    NO_COLOR: "1",
-    ...extraEnv,
-  };
-  const out = await new Deno.Command("setpriv", {
-    args: [
-      `--reuid=${env.uid}`,
-      `--regid=${env.gid}`,
-      "--init-groups",
-      "--",
-      "env",
-      "-i",
-      ...Object.entries(vars).filter(([, v]) => v !== "").map(([k, v]) =>
-        `${k}=${v}`
-      ),
-      ...command,
-    ],
-    cwd: "/tmp",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await userCommand(command, extraEnv, "piped").output();
   const decoder = new TextDecoder();
   return {
     code: out.code,
