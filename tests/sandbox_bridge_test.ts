@@ -1,5 +1,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { nsnet, nsTest, run } from "./_helpers.ts";
+import { Ipam } from "../lib/bridge/ipam.ts";
+import { getNetwork } from "../lib/bridge/network.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -176,3 +178,45 @@ nsTest("sandboxes on different networks do not reach each other", async () => {
   }
   assertEquals(remains().filter((r) => !r.startsWith("/run/nsnet")), []);
 });
+
+nsTest(
+  "addresses left by sandboxes that are gone (a failed teardown) are taken back, not lost",
+  async () => {
+    assertEquals(
+      (await nsnet(
+        "network",
+        "create",
+        "nsnt-tiny",
+        "--subnet",
+        "10.125.0.0/29",
+        "--bridge",
+        "nsnt-tiny0",
+      )).code,
+      0,
+    );
+    try {
+      // A /29 has five addresses besides the gateway: all held by sandboxes whose records are gone.
+      {
+        using ipam = Ipam.open(
+          "/run/nsnet/bridge/ipam",
+          getNetwork("nsnt-tiny"),
+        );
+        for (let i = 0; i < 5; i++) ipam.allocate(`ghost-${i}`);
+      }
+      const tiny = await nsnet(
+        "sandbox",
+        "create",
+        "tiny",
+        "--network",
+        "nsnt-tiny",
+      );
+      assertEquals(tiny.code, 0, tiny.stderr);
+      assertStringIncludes(tiny.stderr, "its sandbox is gone");
+      assertEquals((await nsnet("sandbox", "rm", "tiny")).code, 0);
+    } finally {
+      await nsnet("sandbox", "rm", "tiny");
+      await nsnet("network", "rm", "nsnt-tiny");
+    }
+    assertEquals(remains().filter((r) => !r.startsWith("/run/nsnet")), []);
+  },
+);

@@ -79,6 +79,11 @@ export class AlreadyConnectedError extends NsnetError {
 export interface BridgeOptions {
   /** The interface name inside the sandbox (default `eth0`). */
   interfaceName?: string;
+  /**
+   * Whether an address holder is gone for good: its address is released
+   * before a new one is handed out (what a failed teardown left).
+   */
+  isStale?: (sandboxId: string) => boolean;
 }
 
 /** The default state dir as root. */
@@ -257,7 +262,14 @@ export async function setupBridge(
   Deno.mkdirSync(ctx.stateDir, { recursive: true, mode: 0o700 });
   return await withStateLock(lockPath(ctx), async (lock) => {
     try {
-      return await configure(ctx, sandboxNS, sandboxId, network, ifname);
+      return await configure(
+        ctx,
+        sandboxNS,
+        sandboxId,
+        network,
+        ifname,
+        options.isStale,
+      );
     } catch (error) {
       // Nothing was done, and what is there belongs to the earlier setup.
       if (error instanceof AlreadyConnectedError) throw error;
@@ -329,11 +341,17 @@ async function configure(
   sandboxId: string,
   network: NetworkConfig,
   ifname: string,
+  isStale?: (sandboxId: string) => boolean,
 ): Promise<StatusBlock> {
   let address: string;
   let first: boolean;
   {
     using ipam = Ipam.open(ipamDir(ctx), network);
+    if (isStale !== undefined) {
+      for (const stale of ipam.prune((id) => id !== sandboxId && isStale(id))) {
+        warn(`released ${stale} on ${network.name}: its sandbox is gone`);
+      }
+    }
     const held = ipam.addressOf(sandboxId);
     if (held !== undefined) {
       throw new AlreadyConnectedError(sandboxId, network.name, held);

@@ -173,6 +173,19 @@ export class Ipam {
     throw new AddressesExhaustedError(this.network);
   }
 
+  /**
+   * Releases every address whose holder `isStale` says is gone for good (a
+   * sandbox whose teardown failed after its record went); returns them.
+   */
+  prune(isStale: (sandboxId: string) => boolean): string[] {
+    if (!this.#lock.held) throw new NsnetError("the IPAM table is closed");
+    const released = Object.entries(this.#file.allocations)
+      .filter(([, owner]) => isStale(owner)).map(([address]) => address);
+    for (const address of released) delete this.#file.allocations[address];
+    if (released.length > 0) this.#save();
+    return released;
+  }
+
   /** Releases the address of `sandboxId`; returns it, or undefined if it held none. */
   release(sandboxId: string): string | undefined {
     if (!this.#lock.held) throw new NsnetError("the IPAM table is closed");

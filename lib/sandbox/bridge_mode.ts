@@ -25,7 +25,7 @@ import {
 } from "../ports/nftables_dnat.ts";
 import { getRootlessNetNS } from "../rootless/netns.ts";
 import type { HelperOptions } from "../rootless/helper_options.ts";
-import { stateDir, writeRecord } from "./store.ts";
+import { readRecord, stateDir, writeRecord } from "./store.ts";
 import type { SandboxRecord } from "./types.ts";
 
 async function rootlessContext(
@@ -44,6 +44,15 @@ async function rootlessContext(
     return rootlessBridgeContext(rootless.path, `${rootless.paths.dir}/bridge`);
   } finally {
     rootless.unlock();
+  }
+}
+
+/** Whether sandbox `name` is gone for good: no record (a damaged one counts as there). */
+function hasNoRecord(name: string): boolean {
+  try {
+    return readRecord(name) === undefined;
+  } catch {
+    return false;
   }
 }
 
@@ -72,7 +81,9 @@ export async function bridgeSetup(
     : rootBridgeContext(`${stateDir()}/bridge`);
   if (ctx === undefined) throw new NsnetError("no rootless network namespace");
   try {
-    const status = await setupBridge(ctx, ns, record.name, network);
+    const status = await setupBridge(ctx, ns, record.name, network, {
+      isStale: hasNoRecord,
+    });
     // Rootless, the caller forwards from the host side (nsnet run): no DNAT here.
     if (published.length > 0 && !record.rootless) {
       const address = sandboxAddress(status);
