@@ -92,3 +92,13 @@ export function writeFileAtomicSync(
     throw writeError(path, error);
   }
 }
+
+/** Whether `path` exists (following links). */
+export function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { pathExists } from "../fs.ts";
 import { resolveResolvConfPath } from "../resolv_conf/path.ts";
 import { getEnv } from "../env.ts";
 import { runtimeDir } from "./runtime_dir.ts";
@@ -40,19 +41,10 @@ export interface MountPlanInput {
   cniDir?: string;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** /var/lib/cni, or its nearest existing parent. */
 export function nearestExisting(path: string): string {
   let current = path;
-  while (current !== "/" && !exists(current)) {
+  while (current !== "/" && !pathExists(current)) {
     current = current.slice(0, current.lastIndexOf("/")) || "/";
   }
   return current;
@@ -78,7 +70,7 @@ export function insideMountPlan(
 ): MountStep[] {
   const runtime = input.runtimeDir ?? runtimeDir();
   const resolvTarget = input.resolvConfTarget ?? resolveResolvConfPath();
-  const hasSystemd = input.hasRunSystemd ?? exists("/run/systemd");
+  const hasSystemd = input.hasRunSystemd ?? pathExists("/run/systemd");
   const cni = input.cniDir ?? nearestExisting("/var/lib/cni");
   const steps: MountStep[] = [];
   if (runtime.startsWith("/run/")) {

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { pathExists } from "../fs.ts";
 import { waitForwardingSignals } from "../child.ts";
 import { FileLock } from "../lock.ts";
 import { isHelperProcess } from "./helper_process.ts";
@@ -99,8 +100,8 @@ export async function warmRootlessExec(
     lock.acquire();
     let last = false;
     try {
-      const pinned = exists(paths.pinned);
-      if (exists(paths.dir)) {
+      const pinned = pathExists(paths.pinned);
+      if (pathExists(paths.dir)) {
         last = !pinned && readRefCount(paths) <= 1;
         if (!last) adjustRefCount(paths, -1);
       }
@@ -111,15 +112,6 @@ export async function warmRootlessExec(
     if (last) await finish();
   }
   return status;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export { inNsnetUserNS } from "./userns.ts";

@@ -23,9 +23,9 @@ import {
   publishPortsDnat,
   unpublishPortsDnat,
 } from "../ports/nftables_dnat.ts";
-import { getRootlessNetNS } from "../rootless/netns.ts";
 import type { HelperOptions } from "../rootless/helper_options.ts";
-import { readRecord, stateDir, writeRecord } from "./store.ts";
+import { readRecord, stateDir } from "./store.ts";
+import { rootlessAccess } from "./rootless_ref.ts";
 import type { SandboxRecord } from "./types.ts";
 
 async function rootlessContext(
@@ -33,18 +33,8 @@ async function rootlessContext(
   take: boolean,
   helper: HelperOptions = {},
 ): Promise<BridgeContext | undefined> {
-  const rootless = await getRootlessNetNS({ ...helper, create: take });
-  if (rootless === undefined) return undefined;
-  try {
-    if (take) {
-      rootless.changeRefCount(+1);
-      record.rootlessRef = true;
-      writeRecord(record);
-    }
-    return rootlessBridgeContext(rootless.path, `${rootless.paths.dir}/bridge`);
-  } finally {
-    rootless.unlock();
-  }
+  const access = await rootlessAccess(record, take, helper);
+  return access && rootlessBridgeContext(access.path, `${access.dir}/bridge`);
 }
 
 /** Whether sandbox `name` is gone for good: no record (a damaged one counts as there). */
@@ -139,25 +129,4 @@ export async function bridgeTeardown(
     } catch { /* still in use, or gone */ }
   }
   if (first !== undefined) throw first;
-}
-
-/**
- * Drops the sandbox's reference on the shared rootless namespace, tearing it
- * down when it was the last. Done whatever happened to the backend before.
- */
-export async function releaseRootlessReference(
-  record: SandboxRecord,
-): Promise<void> {
-  if (!record.rootless || !record.rootlessRef) return;
-  const rootless = await getRootlessNetNS({ create: false });
-  if (rootless !== undefined) {
-    try {
-      if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
-        await rootless.cleanup();
-      }
-    } finally {
-      rootless.unlock();
-    }
-  }
-  record.rootlessRef = false;
 }

@@ -14,14 +14,12 @@ import {
   cniValidate,
   rootlessCniCacheDir,
 } from "../cni/mod.ts";
-import { NsnetError } from "../errors.ts";
 import type { StatusBlock } from "../inspect.ts";
 import type { NetNS } from "../netns/netns.ts";
 import type { HelperOptions } from "../rootless/helper_options.ts";
-import { getRootlessNetNS } from "../rootless/netns.ts";
 import { sha256Hex } from "../sha256.ts";
 import type { NetworkBackend } from "./backends.ts";
-import { writeRecord } from "./store.ts";
+import { rootlessAccess } from "./rootless_ref.ts";
 import type { SandboxRecord } from "./types.ts";
 
 /** The CNI container id of a sandbox: its name where the spec allows it, else a hash of it. */
@@ -37,24 +35,10 @@ async function cniOptions(
   take: boolean,
   helper: HelperOptions,
 ): Promise<CniOptions> {
-  if (!record.rootless) return {};
-  const rootless = await getRootlessNetNS({ ...helper, create: take });
-  if (rootless === undefined) {
-    throw new NsnetError("no rootless network namespace");
-  }
-  try {
-    if (take) {
-      rootless.changeRefCount(+1);
-      record.rootlessRef = true;
-      writeRecord(record);
-    }
-    return {
-      spawn: (command, options) => rootless.spawn(command, options),
-      cacheDir: rootlessCniCacheDir(rootless.paths.dir),
-    };
-  } finally {
-    rootless.unlock();
-  }
+  const access = await rootlessAccess(record, take, helper);
+  return access === undefined
+    ? {}
+    : { spawn: access.spawn, cacheDir: rootlessCniCacheDir(access.dir) };
 }
 
 /** The CNI backend. */

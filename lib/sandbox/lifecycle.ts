@@ -43,7 +43,7 @@ import {
   stopForwarderProcess,
 } from "./forwarder_process.ts";
 import { mkfifo, O, openPath } from "../../ffi/syscalls.ts";
-import { releaseRootlessReference } from "./bridge_mode.ts";
+import { releaseRootlessReference } from "./rootless_ref.ts";
 import { backendNamed } from "./backends.ts";
 import { preparePortMappings } from "../ports/probe.ts";
 import {

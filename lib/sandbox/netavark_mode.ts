@@ -6,7 +6,6 @@
  * @module
  */
 
-import { NsnetError } from "../errors.ts";
 import type { StatusBlock } from "../inspect.ts";
 import {
   findNetavark,
@@ -18,9 +17,9 @@ import {
 } from "../netavark/mod.ts";
 import type { NetNS } from "../netns/netns.ts";
 import type { HelperOptions } from "../rootless/helper_options.ts";
-import { getRootlessNetNS } from "../rootless/netns.ts";
 import type { NetworkBackend } from "./backends.ts";
-import { stateDir, writeRecord } from "./store.ts";
+import { stateDir } from "./store.ts";
+import { rootlessAccess } from "./rootless_ref.ts";
 import type { SandboxRecord } from "./types.ts";
 
 async function rootlessSpawn(
@@ -28,21 +27,7 @@ async function rootlessSpawn(
   take: boolean,
   helper: HelperOptions,
 ): Promise<NetavarkSpawn | undefined> {
-  if (!record.rootless) return undefined;
-  const rootless = await getRootlessNetNS({ ...helper, create: take });
-  if (rootless === undefined) {
-    throw new NsnetError("no rootless network namespace");
-  }
-  try {
-    if (take) {
-      rootless.changeRefCount(+1);
-      record.rootlessRef = true;
-      writeRecord(record);
-    }
-    return (command, options) => rootless.spawn(command, options);
-  } finally {
-    rootless.unlock();
-  }
+  return (await rootlessAccess(record, take, helper))?.spawn;
 }
 
 function attachments(
