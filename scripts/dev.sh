@@ -63,7 +63,8 @@ case "$job" in
     "$DENO" install --quiet
     out=$(mktemp)
     set +e
-    NO_COLOR=1 "$DENO" task test "$@" 2>&1 | tee "$out"
+    # A suite that hangs is a failure to report, not a CI run to time out.
+    NO_COLOR=1 timeout --kill-after=30 1500 "$DENO" task test "$@" 2>&1 | tee "$out"
     status=${PIPESTATUS[0]}
     set -e
     # One plain closing line that any reader of the log understands.

@@ -136,3 +136,31 @@ export function restoreNftTables(before: readonly string[]): void {
     }
   }
 }
+
+/**
+ * Connects to 127.0.0.1:`port` and reads until the other side closes; "" when
+ * the connection is refused or no end came within `ms` (the connection is
+ * closed then), so that a retry loop goes on instead of waiting forever.
+ */
+export async function readReply(port: number, ms = 3000): Promise<string> {
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    return "";
+  }
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }, ms);
+  try {
+    return new TextDecoder().decode(
+      await new Response(conn.readable).arrayBuffer(),
+    ).trim();
+  } catch {
+    return "";
+  } finally {
+    clearTimeout(timer);
+  }
+}

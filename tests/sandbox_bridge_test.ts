@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
-import { nsnet, nsTest, run } from "./_helpers.ts";
+import { nsnet, nsTest, readReply, run } from "./_helpers.ts";
 import { Ipam } from "../lib/bridge/ipam.ts";
 import { getNetwork } from "../lib/bridge/network.ts";
 
@@ -118,10 +118,7 @@ nsTest(
       assertEquals(got.stdout.trim(), "hello over the bridge");
 
       const published = await serveInside("web", "hello through DNAT");
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      const text = new TextDecoder().decode(
-        await new Response(conn.readable).arrayBuffer(),
-      ).trim();
+      const text = await readReply(port);
       await finish(published);
       assertEquals(text, "hello through DNAT");
     } finally {

@@ -1,5 +1,5 @@
 import { assertEquals, assertStringIncludes } from "./_assert.ts";
-import { nsnet, nsTest } from "./_helpers.ts";
+import { nsnet, nsTest, readReply } from "./_helpers.ts";
 import { findInPath } from "../lib/rootless/helper_options.ts";
 
 /** A free TCP port on the host's loopback (bound, then released). */
@@ -41,19 +41,6 @@ async function waitReady(server: Deno.ChildProcess): Promise<void> {
   assertStringIncludes(new TextDecoder().decode(value), "ready");
 }
 
-async function readLine(port: number): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const buffer = new Uint8Array(256);
-  let text = "";
-  for (;;) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    text += new TextDecoder().decode(buffer.subarray(0, n));
-  }
-  conn.close();
-  return text.trim();
-}
-
 for (
   const helper of ["slirp4netns", "pasta"].filter((h) =>
     findInPath(h) !== undefined
@@ -80,7 +67,7 @@ for (
         // The helper may need a moment to connect into the sandbox's listener.
         let answer = "";
         for (let i = 0; i < 20 && answer === ""; i++) {
-          answer = await readLine(port).catch(() => "");
+          answer = await readReply(port);
           if (answer === "") await new Promise((r) => setTimeout(r, 50));
         }
         assertEquals(answer, `hello from ${name}`);

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "./_assert.ts";
-import { nsTest } from "./_helpers.ts";
+import { nsTest, readReply } from "./_helpers.ts";
 import {
   cleanupRootless,
   nsnetAsUser,
@@ -194,12 +194,7 @@ nsTest(
       ]);
       let answer = "";
       for (let i = 0; i < 100 && answer === ""; i++) {
-        try {
-          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-          answer = new TextDecoder().decode(
-            await new Response(conn.readable).arrayBuffer(),
-          ).trim();
-        } catch { /* not up yet */ }
+        answer = await readReply(port); // "" while not up yet
         if (answer === "") await new Promise((r) => setTimeout(r, 100));
       }
       const done = await running;
@@ -225,12 +220,7 @@ nsTest(
       ]);
       let again = "";
       for (let i = 0; i < 100 && again === ""; i++) {
-        try {
-          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-          again = new TextDecoder().decode(
-            await new Response(conn.readable).arrayBuffer(),
-          ).trim();
-        } catch { /* not up yet */ }
+        again = await readReply(port); // "" while not up yet
         if (again === "") await new Promise((r) => setTimeout(r, 100));
       }
       await inside.status;
