@@ -5,7 +5,7 @@
  * @module
  */
 
-import { posix } from "node:path";
+import { joinPaths } from "../path.ts";
 import { InvalidArgumentError, NsnetError } from "../errors.ts";
 import { writeFileAtomic } from "../fs.ts";
 import { ResolvConfError } from "./errors.ts";
@@ -98,7 +98,7 @@ export async function readResolverFile(
   let onHost = path;
   if (root !== "/") {
     try {
-      onHost = posix.join(
+      onHost = joinPaths(
         root,
         traceResolvConfPath({ root, path, stopUnderRun: false }).path,
       );

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { posix } from "node:path";
+import { joinPaths } from "../path.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { ResolvConfError } from "./errors.ts";
 
@@ -99,7 +99,7 @@ export function traceResolvConfPath(
       `resolv.conf path must be absolute: ${JSON.stringify(start)}`,
     );
   }
-  const onHost = (inside: string): string => posix.join(root, inside);
+  const onHost = (inside: string): string => joinPaths(root, inside);
   const links: ResolvConfLink[] = [];
   const seen = new Set<string>();
   // `resolved` holds directories reached so far (none of them a link);
