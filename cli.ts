@@ -46,10 +46,12 @@ async function tryWarmRootlessExec(
       return reportError(error);
     }
   }
-  return await warm.warmRootlessExec(command, async () => {
-    const cli = await import("./lib/cli/main.ts");
-    return await cli.main(["rootless", "release"]);
-  });
+  try {
+    return await warm.rootlessExecFromOutside(command);
+  } catch (error) {
+    const { reportError } = await import("./lib/cli/report.ts");
+    return reportError(error);
+  }
 }
 
 if (import.meta.main) {

@@ -82,6 +82,7 @@ export {
   defaultStaticDir,
   getRootlessNetNS,
   readInfo,
+  releaseRootlessReference,
   RootlessContextError,
   rootlessDown,
   type RootlessDownOptions,

@@ -18,6 +18,7 @@ import {
 } from "../rootless/helper_options.ts";
 import {
   getRootlessNetNS,
+  releaseRootlessReference,
   rootlessDown,
   type RootlessNetNS,
   type RootlessNetNSOptions,
@@ -254,15 +255,7 @@ function releaseCommand(): CommandUnknownOpts {
     )
     .action(async () => {
       requireRootless();
-      const rootless = await getRootlessNetNS({ create: false });
-      if (rootless === undefined) return;
-      try {
-        if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
-          await rootless.cleanup();
-        }
-      } finally {
-        rootless.unlock();
-      }
+      await releaseRootlessReference();
     });
 }
 

@@ -17,6 +17,7 @@ import {
 } from "../../ffi/syscalls.ts";
 import { NsnetError } from "../errors.ts";
 import { debug } from "../log.ts";
+import { enteringPause, seenFromHere } from "./entry.ts";
 import { insideMountPlan, pathWithSbin, spawnWithMounts } from "./inside.ts";
 import type { RootlessPaths } from "./netns.ts";
 
@@ -62,9 +63,15 @@ export async function startHolder(
     paths.netns,
     insideMountPlan(paths),
     ["bash", "-c", `exec -a ${HOLDER_NAME} sleep infinity`],
-    { stdin: "null", stdout: "null", stderr: "piped", detach: true },
+    {
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      detach: true,
+      joinUserNamespaceOf: enteringPause(),
+    },
   );
-  const netns = netnsLink(paths.netns);
+  const netns = netnsLink(seenFromHere(paths.netns));
   const exited = child.status;
   let done: Deno.CommandStatus | undefined;
   exited.then((s) => done = s);

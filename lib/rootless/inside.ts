@@ -13,6 +13,7 @@
 import { pathExists } from "../fs.ts";
 import { resolveResolvConfPath } from "../resolv_conf/path.ts";
 import { getEnv } from "../env.ts";
+import { enteringPause } from "./entry.ts";
 import { runtimeDir } from "./runtime_dir.ts";
 import type {
   RootlessNetNS,
@@ -232,6 +233,6 @@ export function spawnInside(
     rootless.path,
     insideMountPlan(rootless.paths),
     command,
-    options,
+    { ...options, joinUserNamespaceOf: enteringPause() },
   );
 }

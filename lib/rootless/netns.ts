@@ -14,20 +14,19 @@ import { geteuid } from "../../ffi/syscalls.ts";
 import { FileLock } from "../lock.ts";
 import { getEnv } from "../env.ts";
 import { sha256Hex } from "../sha256.ts";
-import {
-  NamespaceNotFoundError,
-  NotANamespaceError,
-  NsnetError,
-} from "../errors.ts";
-import { writeFileAtomicSync } from "../fs.ts";
+import { NsnetError } from "../errors.ts";
+import { pathExists, writeFileAtomicSync } from "../fs.ts";
 import { debug, warn } from "../log.ts";
 import { crashPoint } from "../netns/_faults.ts";
-import { newNSWithName } from "../netns/create.ts";
-import { getNS } from "../netns/netns.ts";
 import { nsRunDir } from "../netns/run_dir.ts";
-import { unmountNS } from "../netns/teardown.ts";
 import { writeResolvConf } from "../resolv_conf/files.ts";
 import { isRootless } from "./detect.ts";
+import { enteringPause, seenFromHere } from "./entry.ts";
+import {
+  createNamespaceFile,
+  namespaceFileState,
+  removeNamespaceFile,
+} from "./netns_file.ts";
 import { spawnInside } from "./inside.ts";
 import {
   isHolderProcess,
@@ -170,7 +169,7 @@ export function rootlessPaths(
 }
 
 function requireUserNamespace(): void {
-  if (geteuid() !== 0) {
+  if (enteringPause() === undefined && geteuid() !== 0) {
     throw new RootlessContextError(
       "rootless network namespaces need nsnet's user namespace, and this process is not in one",
     );
@@ -261,11 +260,17 @@ export class RootlessNetNS {
   /**
    * Tears everything down (S8): stops the helper (only if it really is this
    * namespace's), unmounts and removes the namespace file, removes the state
-   * dir. Errors after the unmount are logged, not raised.
+   * dir. Errors after the unmount are logged, not raised. With
+   * `waitForHelper: false` the helper is sent SIGTERM and not waited for.
    */
-  async cleanup(): Promise<void> {
+  async cleanup(options: { waitForHelper?: boolean } = {}): Promise<void> {
     this.#requireLock();
-    await teardown(this.paths, this.info.helper, this.info.helperPid);
+    await teardown(
+      this.paths,
+      this.info.helper,
+      this.info.helperPid,
+      options.waitForHelper ?? true,
+    );
   }
 
   /**
@@ -277,7 +282,8 @@ export class RootlessNetNS {
     command: readonly string[],
     options: SpawnInsideOptions = {},
   ): Deno.ChildProcess {
-    if (isHolderProcess(this.info.holderPid, netnsLink(this.paths.netns))) {
+    const netns = netnsLink(seenFromHere(this.paths.netns));
+    if (isHolderProcess(this.info.holderPid, netns)) {
       return spawnInHolder(this.info.holderPid!, command, options);
     }
     return spawnInside(this, command, options);
@@ -341,6 +347,7 @@ async function teardown(
   paths: RootlessPaths,
   helper: HelperKind | undefined,
   pid: number | undefined,
+  waitForHelper = true,
 ): Promise<void> {
   const helpers = new Map<number, HelperKind>();
   if (helper !== undefined && pid !== undefined) helpers.set(pid, helper);
@@ -351,11 +358,15 @@ async function teardown(
     }
   }
   stopHolder(readPidFile(holderPidFile(paths)));
-  unmountNS(paths.netns);
-  debug(`unmounted ${paths.netns}`);
+  removeNamespaceFile(paths.netns);
   for (const [helperPid, program] of helpers) {
     try {
-      await stopHelper(helperPid, { program, netnsPath: paths.netns });
+      const result = await stopHelper(
+        helperPid,
+        { program, netnsPath: paths.netns },
+        { wait: waitForHelper },
+      );
+      debug(`${program} (pid ${helperPid}): ${result}`);
     } catch (error) {
       warn(
         `stopping ${program} (pid ${helperPid}): ${(error as Error).message}`,
@@ -405,22 +416,14 @@ async function openOrCreate(
   options: RootlessNetNSOptions,
   lock: FileLock,
 ): Promise<RootlessNetNS> {
-  let exists = true;
-  try {
-    getNS(paths.netns).close();
-  } catch (error) {
-    if (error instanceof NotANamespaceError) {
-      warn(
-        `${paths.netns} holds no namespace (left from a reboot or crash); making it anew`,
-      );
-      unmountNS(paths.netns);
-      exists = false;
-    } else if (error instanceof NamespaceNotFoundError) {
-      exists = false;
-    } else {
-      throw error;
-    }
+  const state = namespaceFileState(paths.netns);
+  if (state === "stale") {
+    warn(
+      `${paths.netns} holds no namespace (left from a reboot or crash); making it anew`,
+    );
+    removeNamespaceFile(paths.netns);
   }
+  const exists = state === "present";
   if (!exists && !options.create) {
     throw new NsnetError("the rootless network namespace does not exist", {
       hint:
@@ -437,9 +440,7 @@ async function openOrCreate(
   try {
     makeLayout(paths);
     if (!exists) {
-      newNSWithName(paths.netns.slice(paths.netns.lastIndexOf("/") + 1), {
-        runDir: paths.netns.slice(0, paths.netns.lastIndexOf("/")),
-      }).close();
+      createNamespaceFile(paths.netns);
       madeNamespace = true;
       crashPoint("rootless-after-netns");
     }
@@ -470,7 +471,8 @@ async function openOrCreate(
         0o600,
       );
     }
-    if (!isHolderProcess(info!.holderPid, netnsLink(paths.netns))) {
+    const netns = netnsLink(seenFromHere(paths.netns));
+    if (!isHolderProcess(info!.holderPid, netns)) {
       if (info!.holderPid !== undefined) {
         warn(
           `the mount holder (pid ${
@@ -650,9 +652,8 @@ export function rootlessStatus(staticDir?: string): RootlessStatus {
   const paths = rootlessPaths(staticDir);
   let exists = false;
   try {
-    getNS(paths.netns).close();
-    exists = true;
-  } catch { /* missing or stale */ }
+    exists = namespaceFileState(paths.netns) === "present";
+  } catch { /* unreadable: reported as missing */ }
   const info = readInfo(paths);
   const helperAlive = exists && info !== undefined &&
     isHelperProcess(info.helperPid, {
@@ -672,6 +673,28 @@ export function rootlessStatus(staticDir?: string): RootlessStatus {
     refCount: readCount(paths.refCount),
     pinned,
   };
+}
+
+/**
+ * Drops one reference (what `nsnet rootless exec` took) and tears the
+ * namespace down when it was the last and `nsnet rootless up` holds none.
+ * Never repairs or restarts anything.
+ */
+export async function releaseRootlessReference(
+  staticDir?: string,
+): Promise<void> {
+  requireUserNamespace();
+  const paths = rootlessPaths(staticDir);
+  const lock = new FileLock(paths.lock);
+  lock.acquire();
+  try {
+    if (!pathExists(paths.dir)) return;
+    if (adjustRefCount(paths, -1) > 0 || pathExists(paths.pinned)) return;
+    const info = readInfo(paths);
+    await teardown(paths, info?.helper, info?.helperPid, false);
+  } finally {
+    lock.release();
+  }
 }
 
 /** Options for {@linkcode rootlessDown}. */

@@ -9,6 +9,7 @@
 import { NsnetError } from "../errors.ts";
 import { isRootless } from "./detect.ts";
 import { debug, logHelperOutput } from "../log.ts";
+import { inUserNS } from "./entry.ts";
 import type { ResolvedHelperOptions } from "./helper_options.ts";
 import { readPidFile } from "./helper_process.ts";
 import { type StartedHelper, TAP_NAME } from "./slirp4netns.ts";
@@ -76,8 +77,9 @@ export async function startPasta(
   const args = pastaArgs(options, nsPath, pidFile, log, portArgs);
   debug(`starting ${options.binary} ${args.join(" ")}`);
   try {
-    const out = await new Deno.Command(options.binary, {
-      args,
+    const [program, ...rest] = inUserNS([options.binary, ...args]);
+    const out = await new Deno.Command(program!, {
+      args: rest,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

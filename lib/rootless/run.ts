@@ -42,7 +42,8 @@ export async function execInRootlessNetNS(
   rootless.lock();
   try {
     if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
-      await rootless.cleanup();
+      // Nobody waits on this namespace any more: neither on its helper's exit.
+      await rootless.cleanup({ waitForHelper: false });
     }
   } finally {
     rootless.unlock();

@@ -9,6 +9,7 @@
 import { close, mkfifo, O, openPath, readFd } from "../../ffi/syscalls.ts";
 import { NsnetError } from "../errors.ts";
 import { debug, logHelperOutput } from "../log.ts";
+import { inUserNS } from "./entry.ts";
 import type { ResolvedHelperOptions } from "./helper_options.ts";
 
 /** The interface slirp4netns makes in the namespace. */
@@ -125,8 +126,7 @@ export async function startSlirp4netns(
         exitFifo === undefined
           ? 'exec "$0" "$@" >"$NSNET_LOG" 2>&1 3>"$NSNET_READY"'
           : 'exec "$0" "$@" >"$NSNET_LOG" 2>&1 3>"$NSNET_READY" 4<"$NSNET_EXIT"',
-        options.binary,
-        ...args,
+        ...inUserNS([options.binary, ...args]),
       ],
       env: { NSNET_LOG: log, NSNET_READY: ready, NSNET_EXIT: exitFifo ?? "" },
       stdin: "null",

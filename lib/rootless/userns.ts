@@ -126,6 +126,7 @@ export async function ensurePause(): Promise<PauseProcess> {
     } catch { /* first start */ }
     const pid = await startPause();
     writeFileAtomicSync(pidFile, `${pid}\n`, 0o600);
+    debug(`pause process ${pid} is ready`);
     return { pid, started: true };
   } finally {
     close(lockFd);
@@ -180,7 +181,7 @@ async function startPause(): Promise<number> {
     }
     const exited = await Promise.race([
       child.status.then((s) => s),
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), 10)),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 1)),
     ]);
     if (exited !== undefined) {
       const stderr = new TextDecoder().decode(

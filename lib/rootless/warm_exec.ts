@@ -1,14 +1,15 @@
 /**
- * The warm path of `nsnet rootless exec`, taken by the unprivileged nsnet
- * itself, before it would run itself again inside its user namespace: when
- * the pause process, the rootless namespace and its helper are all there,
- * it counts a reference under the lock and starts the command with one
- * `nsenter` into the pause process's user and mount namespaces and the
- * rootless network namespace. Anything missing or off (and any option
- * given) sends the caller down the full path, which repairs and creates.
+ * `nsnet rootless exec -- CMD` as the unprivileged nsnet runs it, without
+ * running itself again inside its user namespace.
  *
- * This module loads nothing heavy (no commander, no Node compatibility
- * layer): its cost is Deno's own startup.
+ * The warm path: when the pause process, the rootless namespace, its helper
+ * and its mount holder are all there, it counts a reference under the lock
+ * and starts the command with one `nsenter` into the holder's namespaces.
+ * Otherwise (the first run, or something to repair) it makes or mends the
+ * namespace from here, through the pause process (see `entry.ts`).
+ *
+ * The warm path loads nothing heavy (no commander, no Node compatibility
+ * layer, no libc): its cost is little more than Deno's own startup.
  *
  * @module
  */
@@ -24,7 +25,8 @@ import {
   readRefCount,
   rootlessPaths,
 } from "./netns.ts";
-import { livePause, needsUserNS } from "./userns.ts";
+import { enterThroughPause } from "./entry.ts";
+import { ensurePause, livePause, needsUserNS } from "./userns.ts";
 
 /** The command of `rootless exec -- CMD…` when nothing else is on the line, else undefined. */
 export function plainRootlessExec(
@@ -38,16 +40,28 @@ export function plainRootlessExec(
 }
 
 /**
- * Runs `command` in the warm rootless namespace and returns its exit status;
- * undefined (having done nothing) when the warm path does not apply.
- * `finish` is called when the last reference would go, to let the full path
- * drop it and tear the namespace down.
+ * Runs `command` in the rootless namespace, made or mended first when
+ * needed, and returns its exit status. For an unprivileged caller outside
+ * nsnet's user namespace; undefined (having done nothing) for anyone else.
  */
-export async function warmRootlessExec(
+export async function rootlessExecFromOutside(
   command: readonly string[],
-  finish: () => Promise<number>,
 ): Promise<number | undefined> {
   if (!needsUserNS()) return undefined;
+  const warm = await warmRootlessExec(command);
+  if (warm !== undefined) return warm;
+  enterThroughPause((await ensurePause()).pid);
+  const { execInRootlessNetNS } = await import("./run.ts");
+  return await execInRootlessNetNS(command);
+}
+
+/**
+ * Runs `command` in the warm rootless namespace and returns its exit status;
+ * undefined (having done nothing) when the warm path does not apply.
+ */
+async function warmRootlessExec(
+  command: readonly string[],
+): Promise<number | undefined> {
   const pause = livePause();
   if (pause === undefined) return undefined;
   let paths;
@@ -108,8 +122,12 @@ export async function warmRootlessExec(
     } finally {
       lock.release();
     }
-    // The last reference: dropping it tears the namespace down, which needs the user namespace.
-    if (last) await finish();
+    if (last) {
+      // Dropping the last reference tears the namespace down: through the pause process.
+      enterThroughPause(pause);
+      const { releaseRootlessReference } = await import("./netns.ts");
+      await releaseRootlessReference();
+    }
   }
   return status;
 }

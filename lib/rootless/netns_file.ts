@@ -1,0 +1,99 @@
+/**
+ * The rootless namespace's file, from inside nsnet's user namespace or from
+ * outside it through the pause process (see `entry.ts`): whether it holds a
+ * namespace, making one on it, and removing it.
+ *
+ * @module
+ */
+
+import { NsnetError } from "../errors.ts";
+import { debug } from "../log.ts";
+import { newNSWithName } from "../netns/create.ts";
+import { unmountNS } from "../netns/teardown.ts";
+import { enteringPause, inUserNS, seenFromHere } from "./entry.ts";
+
+/** What is at a namespace file's path. */
+export type NamespaceFileState = "present" | "missing" | "stale";
+
+/**
+ * Whether `path` holds a network namespace ("present"), does not exist
+ * ("missing"), or is a file that holds none ("stale": left by a reboot or a
+ * crash). nsfs has one device, so a namespace file bears the device of our
+ * own network namespace's file.
+ */
+export function namespaceFileState(path: string): NamespaceFileState {
+  let dev: number;
+  try {
+    dev = Deno.statSync(seenFromHere(path)).dev;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "missing";
+    throw error;
+  }
+  return dev === Deno.statSync("/proc/self/ns/net").dev ? "present" : "stale";
+}
+
+/** Makes a network namespace and binds it at `path`, which must not exist. */
+export function createNamespaceFile(path: string): void {
+  const slash = path.lastIndexOf("/");
+  const name = path.slice(slash + 1);
+  const dir = path.slice(0, slash);
+  if (enteringPause() === undefined) {
+    newNSWithName(name, { runDir: dir }).close();
+    return;
+  }
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  Deno.openSync(path, { createNew: true, write: true, mode: 0o444 }).close();
+  // As `ip netns` does: the run dir a shared mount point (bound onto itself
+  // first when it is none), so that namespaces bound later reach mount
+  // namespaces made earlier.
+  const [program, ...args] = inUserNS([
+    "sh",
+    "-c",
+    'mount --make-rshared "$1" 2>/dev/null || { mount --rbind "$1" "$1" && mount --make-rshared "$1"; } || exit 1; exec unshare --net="$2" true',
+    "nsnet-netns",
+    dir,
+    path,
+  ]);
+  let out: Deno.CommandOutput;
+  try {
+    out = new Deno.Command(program!, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+  } catch (error) {
+    removeNamespaceFile(path);
+    throw new NsnetError("cannot run `nsenter` to make the namespace", {
+      hint: "install util-linux",
+      cause: error,
+    });
+  }
+  if (!out.success) {
+    removeNamespaceFile(path);
+    throw new NsnetError(
+      `cannot make the network namespace ${path}: ${
+        new TextDecoder().decode(out.stderr).trim() || `exit ${out.code}`
+      }`,
+    );
+  }
+  debug(`created namespace ${path}`);
+}
+
+/**
+ * Unmounts and removes the namespace file at `path`; missing is fine. From
+ * outside, removing the file is enough: the kernel detaches what is mounted
+ * on it in other mount namespaces when it goes.
+ */
+export function removeNamespaceFile(path: string): void {
+  if (enteringPause() === undefined) {
+    unmountNS(path);
+    return;
+  }
+  try {
+    Deno.removeSync(path);
+    debug(`removed namespace ${path}`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
