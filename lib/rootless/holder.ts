@@ -57,6 +57,7 @@ export function netnsLink(path: string): string {
  */
 export async function startHolder(
   paths: RootlessPaths,
+  onSpawn: (pid: number) => void = () => {},
   timeoutMs = 5000,
 ): Promise<number> {
   const child = spawnWithMounts(
@@ -71,6 +72,7 @@ export async function startHolder(
       joinUserNamespaceOf: enteringPause(),
     },
   );
+  onSpawn(child.pid);
   const netns = netnsLink(seenFromHere(paths.netns));
   const exited = child.status;
   let done: Deno.CommandStatus | undefined;

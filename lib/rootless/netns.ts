@@ -445,44 +445,60 @@ async function openOrCreate(
       crashPoint("rootless-after-netns");
     }
     await ensureResolvConf(paths, effective, !exists);
-    let info = exists ? previous : undefined;
-    const alive = info !== undefined &&
-      isHelperProcess(info.helperPid, {
-        program: info.helper,
+    const known = exists ? previous : undefined;
+    const alive = known !== undefined &&
+      isHelperProcess(known.helperPid, {
+        program: known.helper,
         netnsPath: paths.netns,
       });
     if (!alive) {
-      if (info !== undefined) {
+      if (known !== undefined) {
         warn(
-          `${info.helper} (pid ${info.helperPid}) of ${paths.netns} is gone; restarting it`,
+          `${known.helper} (pid ${known.helperPid}) of ${paths.netns} is gone; restarting it`,
         );
       } else if (exists) {
         warn(
           `${paths.netns} has no helper record; starting ${effective.helper}`,
         );
       }
-      await stopOrphanHelpers(paths);
-      started = await startHelper(effective, paths);
-      crashPoint("rootless-after-helper");
-      info = makeInfo(paths, effective, started, options);
-      writeFileAtomicSync(
-        paths.info,
-        JSON.stringify(info, null, 2) + "\n",
-        0o600,
-      );
     }
     const netns = netnsLink(seenFromHere(paths.netns));
-    if (!isHolderProcess(info!.holderPid, netns)) {
-      if (info!.holderPid !== undefined) {
-        warn(
-          `the mount holder (pid ${
-            info!.holderPid
-          }) of ${paths.netns} is gone; restarting it`,
+    const holderAlive = isHolderProcess(known?.holderPid, netns);
+    if (!holderAlive && known?.holderPid !== undefined) {
+      warn(
+        `the mount holder (pid ${known.holderPid}) of ${paths.netns} is gone; restarting it`,
+      );
+    }
+    // Both need only the namespace and its files: start them at once.
+    const [helperStart, holderStart] = await Promise.allSettled([
+      alive ? undefined : (async (): Promise<StartedHelper> => {
+        await stopOrphanHelpers(paths);
+        return await startHelper(effective, paths);
+      })(),
+      holderAlive ? undefined : (async (): Promise<number> => {
+        stopHolder(readPidFile(holderPidFile(paths)));
+        // Recorded as soon as it exists, so that a crash never orphans it.
+        return await startHolder(
+          paths,
+          (pid) => writeFileAtomicSync(holderPidFile(paths), `${pid}\n`, 0o600),
         );
-      }
-      stopHolder(readPidFile(holderPidFile(paths)));
-      info!.holderPid = await startHolder(paths);
-      writeFileAtomicSync(holderPidFile(paths), `${info!.holderPid}\n`, 0o600);
+      })(),
+    ]);
+    if (helperStart.status === "fulfilled") started = helperStart.value;
+    if (
+      helperStart.status === "rejected" || holderStart.status === "rejected"
+    ) {
+      if (holderStart.status === "fulfilled") stopHolder(holderStart.value);
+      throw helperStart.status === "rejected"
+        ? helperStart.reason
+        : (holderStart as PromiseRejectedResult).reason;
+    }
+    if (started !== undefined) crashPoint("rootless-after-helper");
+    const info = started === undefined
+      ? known!
+      : makeInfo(paths, effective, started, options);
+    info.holderPid = holderStart.value ?? known!.holderPid;
+    if (started !== undefined || holderStart.value !== undefined) {
       writeFileAtomicSync(
         paths.info,
         JSON.stringify(info, null, 2) + "\n",
@@ -494,7 +510,7 @@ async function openOrCreate(
     } catch {
       writeFileAtomicSync(paths.refCount, "0\n", 0o600);
     }
-    return new RootlessNetNS(paths, info!, lock);
+    return new RootlessNetNS(paths, info, lock);
   } catch (error) {
     if (madeNamespace) {
       await teardown(paths, effective.helper, started?.pid);

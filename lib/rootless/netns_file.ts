@@ -45,15 +45,17 @@ export function createNamespaceFile(path: string): void {
   Deno.openSync(path, { createNew: true, write: true, mode: 0o444 }).close();
   // As `ip netns` does: the run dir a shared mount point (bound onto itself
   // first when it is none), so that namespaces bound later reach mount
-  // namespaces made earlier.
-  const [program, ...args] = inUserNS([
-    "sh",
-    "-c",
-    'mount --make-rshared "$1" 2>/dev/null || { mount --rbind "$1" "$1" && mount --make-rshared "$1"; } || exit 1; exec unshare --net="$2" true',
-    "nsnet-netns",
-    dir,
-    path,
-  ]);
+  // namespaces made earlier. Once per pause process is enough.
+  const [program, ...args] = inUserNS(
+    isSharedMountPoint(dir) ? ["unshare", `--net=${path}`, "true"] : [
+      "sh",
+      "-c",
+      'mount --make-rshared "$1" 2>/dev/null || { mount --rbind "$1" "$1" && mount --make-rshared "$1"; } || exit 1; exec unshare --net="$2" true',
+      "nsnet-netns",
+      dir,
+      path,
+    ],
+  );
   let out: Deno.CommandOutput;
   try {
     out = new Deno.Command(program!, {
@@ -78,6 +80,23 @@ export function createNamespaceFile(path: string): void {
     );
   }
   debug(`created namespace ${path}`);
+}
+
+/** Whether `dir` is a shared mount point in the pause process's mount namespace. */
+function isSharedMountPoint(dir: string): boolean {
+  try {
+    const mountinfo = Deno.readTextFileSync(
+      `/proc/${enteringPause()}/mountinfo`,
+    );
+    return mountinfo.split("\n").some((line) => {
+      const fields = line.split(" ");
+      const separator = fields.indexOf("-");
+      return fields[4] === dir &&
+        fields.slice(6, separator).some((f) => f.startsWith("shared:"));
+    });
+  } catch {
+    return false;
+  }
 }
 
 /**

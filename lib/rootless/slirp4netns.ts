@@ -9,7 +9,10 @@
 import { close, mkfifo, O, openPath, readFd } from "../../ffi/syscalls.ts";
 import { NsnetError } from "../errors.ts";
 import { debug, logHelperOutput } from "../log.ts";
+import { writeFileAtomicSync } from "../fs.ts";
+import { isRootless } from "./detect.ts";
 import { inUserNS } from "./entry.ts";
+import { rootlessStateDir } from "./runtime_dir.ts";
 import type { ResolvedHelperOptions } from "./helper_options.ts";
 
 /** The interface slirp4netns makes in the namespace. */
@@ -17,9 +20,23 @@ export const TAP_NAME = "tap0";
 
 const featureCache = new Map<string, ReadonlySet<string>>();
 
-/** The long options the slirp4netns at `binary` lists in its `--help` (cached). */
+/**
+ * The long options the slirp4netns at `binary` lists in its `--help`. Cached
+ * in memory, and rootless also on disk (keyed by the binary's identity and
+ * mtime, so an upgrade is noticed): a cold `rootless exec` need not run it.
+ */
 export function slirp4netnsFeatures(binary: string): ReadonlySet<string> {
   let features = featureCache.get(binary);
+  if (features !== undefined) return features;
+  const disk = diskCache(binary);
+  if (disk !== undefined) {
+    try {
+      const saved = JSON.parse(Deno.readTextFileSync(disk.path));
+      if (saved.key === disk.key && Array.isArray(saved.features)) {
+        features = new Set(saved.features.map(String));
+      }
+    } catch { /* none yet, or unreadable: ask the binary */ }
+  }
   if (features === undefined) {
     const out = new Deno.Command(binary, {
       args: ["--help"],
@@ -30,9 +47,34 @@ export function slirp4netnsFeatures(binary: string): ReadonlySet<string> {
     const text = new TextDecoder().decode(out.stdout) +
       new TextDecoder().decode(out.stderr);
     features = new Set(text.match(/--[a-z0-9-]+/g) ?? []);
-    featureCache.set(binary, features);
+    if (disk !== undefined) {
+      try {
+        writeFileAtomicSync(
+          disk.path,
+          JSON.stringify({ key: disk.key, features: [...features] }) + "\n",
+          0o600,
+          { durable: false },
+        );
+      } catch { /* only a cache */ }
+    }
   }
+  featureCache.set(binary, features);
   return features;
+}
+
+function diskCache(
+  binary: string,
+): { path: string; key: string } | undefined {
+  try {
+    if (!isRootless()) return undefined;
+    const st = Deno.statSync(binary);
+    return {
+      path: `${rootlessStateDir()}/slirp4netns-features.json`,
+      key: `${binary} ${st.dev}:${st.ino} ${st.size} ${st.mtime?.getTime()}`,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

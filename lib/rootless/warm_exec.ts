@@ -50,8 +50,10 @@ export async function rootlessExecFromOutside(
   if (!needsUserNS()) return undefined;
   const warm = await warmRootlessExec(command);
   if (warm !== undefined) return warm;
+  // Loaded while the pause process starts: neither waits for the other.
+  const loading = import("./run.ts");
   enterThroughPause((await ensurePause()).pid);
-  const { execInRootlessNetNS } = await import("./run.ts");
+  const { execInRootlessNetNS } = await loading;
   return await execInRootlessNetNS(command);
 }
 
