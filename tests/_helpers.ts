@@ -164,3 +164,25 @@ export async function readReply(port: number, ms = 3000): Promise<string> {
     clearTimeout(timer);
   }
 }
+
+/**
+ * Kills the processes of user `uid` running exactly `argv` that lost their
+ * parent (a command whose nsnet was SIGKILLed lives on, as the user's own):
+ * a test that kills nsnet takes its command down too.
+ */
+export function killOrphans(uid: number, argv: readonly string[]): void {
+  const wanted = argv.join("\0") + "\0";
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const status = Deno.readTextFileSync(`/proc/${entry.name}/status`);
+      if (
+        Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid &&
+        /^PPid:\s+1$/m.test(status) &&
+        Deno.readTextFileSync(`/proc/${entry.name}/cmdline`) === wanted
+      ) {
+        Deno.kill(Number(entry.name), "SIGKILL");
+      }
+    } catch { /* gone meanwhile */ }
+  }
+}

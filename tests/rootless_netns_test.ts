@@ -281,6 +281,36 @@ nsTest(
 );
 
 nsTest(
+  "a cold rootless exec makes everything from one nsnet process: Deno is not started again inside",
+  async () => {
+    await cleanupRootless();
+    try {
+      // Inside the user namespace the user's own processes show uid 0.
+      const count = ok(
+        await nsnetAsUser([
+          "rootless",
+          "exec",
+          "--",
+          "sh",
+          "-c",
+          "n=0; for s in /proc/[0-9]*/status; do " +
+          'grep -qx "Name:[[:space:]]*deno" "$s" 2>/dev/null && ' +
+          'grep -q "^Uid:[[:space:]]*0[[:space:]]" "$s" 2>/dev/null && n=$((n+1)); ' +
+          "done; echo $n",
+        ]),
+        "cold exec",
+      );
+      assertEquals(count.stdout.trim(), "1");
+      const s = await status();
+      assertEquals([s.exists, s.refCount], [false, 0]);
+      assertEquals(leftovers(), { processes: [], files: [] });
+    } finally {
+      await cleanupRootless();
+    }
+  },
+);
+
+nsTest(
   "a dead helper is restarted on the next use; a stale namespace file is made anew",
   async () => {
     await cleanupRootless();

@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
-import { nsTest } from "./_helpers.ts";
+import { assertEquals, assertStringIncludes } from "./_assert.ts";
+import { killOrphans, nsTest } from "./_helpers.ts";
 import {
   cleanupRootless,
   nsnetAsUser,
@@ -255,9 +255,9 @@ nsTest(
         [],
         [],
       ]);
-      assert(true);
     } finally {
       await cleanupRootless();
+      killOrphans(rootlessEnv().uid, ["sleep", "30"]);
     }
   },
 );

@@ -4,7 +4,7 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "./_assert.ts";
-import { nsnet, nsTest, run, succeeds } from "./_helpers.ts";
+import { killOrphans, nsnet, nsTest, run, succeeds } from "./_helpers.ts";
 import { findInPath } from "../lib/rootless/helper_options.ts";
 
 const STATE = "/run/nsnet/sandboxes";
@@ -343,6 +343,7 @@ nsTest(
         next.stderr,
         "removed sandbox killed, left by an nsnet run",
       );
+      killOrphans(0, ["sleep", "30"]);
     }
     assertEquals(remains(), EMPTY);
   },
