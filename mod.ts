@@ -109,6 +109,7 @@ export {
   isHelperProcess,
   readPidFile,
   stopHelper,
+  type StopHelperOptions,
   type StopResult,
 } from "./lib/rootless/helper_process.ts";
 export {
