@@ -70,6 +70,7 @@ export async function startHolder(
       stderr: "piped",
       detach: true,
       joinUserNamespaceOf: enteringPause(),
+      fstabDir: paths.dir,
     },
   );
   onSpawn(child.pid);

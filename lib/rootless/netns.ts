@@ -439,12 +439,16 @@ async function openOrCreate(
   let started: StartedHelper | undefined;
   try {
     makeLayout(paths);
-    if (!exists) {
-      createNamespaceFile(paths.netns);
-      madeNamespace = true;
-      crashPoint("rootless-after-netns");
-    }
-    await ensureResolvConf(paths, effective, !exists);
+    // The resolv.conf is written while the namespace is being made.
+    const [made, written] = await Promise.allSettled([
+      exists ? undefined : createNamespaceFile(paths.netns).then(() => {
+        madeNamespace = true;
+      }),
+      ensureResolvConf(paths, effective, !exists),
+    ]);
+    if (made.status === "rejected") throw made.reason;
+    if (!exists) crashPoint("rootless-after-netns");
+    if (written.status === "rejected") throw written.reason;
     const known = exists ? previous : undefined;
     const alive = known !== undefined &&
       isHelperProcess(known.helperPid, {

@@ -33,7 +33,7 @@ export function namespaceFileState(path: string): NamespaceFileState {
 }
 
 /** Makes a network namespace and binds it at `path`, which must not exist. */
-export function createNamespaceFile(path: string): void {
+export async function createNamespaceFile(path: string): Promise<void> {
   const slash = path.lastIndexOf("/");
   const name = path.slice(slash + 1);
   const dir = path.slice(0, slash);
@@ -58,12 +58,12 @@ export function createNamespaceFile(path: string): void {
   );
   let out: Deno.CommandOutput;
   try {
-    out = new Deno.Command(program!, {
+    out = await new Deno.Command(program!, {
       args,
       stdin: "null",
       stdout: "null",
       stderr: "piped",
-    }).outputSync();
+    }).output();
   } catch (error) {
     removeNamespaceFile(path);
     throw new NsnetError("cannot run `nsenter` to make the namespace", {

@@ -12,7 +12,7 @@ import { debug, logHelperOutput } from "../log.ts";
 import { writeFileAtomicSync } from "../fs.ts";
 import { isRootless } from "./detect.ts";
 import { inUserNS } from "./entry.ts";
-import { rootlessStateDir } from "./runtime_dir.ts";
+import { getEnv } from "../env.ts";
 import type { ResolvedHelperOptions } from "./helper_options.ts";
 
 /** The interface slirp4netns makes in the namespace. */
@@ -22,8 +22,9 @@ const featureCache = new Map<string, ReadonlySet<string>>();
 
 /**
  * The long options the slirp4netns at `binary` lists in its `--help`. Cached
- * in memory, and rootless also on disk (keyed by the binary's identity and
- * mtime, so an upgrade is noticed): a cold `rootless exec` need not run it.
+ * in memory, and rootless also in the user's cache dir (keyed by the
+ * binary's identity and mtime, so an upgrade is noticed): a cold `rootless
+ * exec` need not run it.
  */
 export function slirp4netnsFeatures(binary: string): ReadonlySet<string> {
   let features = featureCache.get(binary);
@@ -49,6 +50,10 @@ export function slirp4netnsFeatures(binary: string): ReadonlySet<string> {
     features = new Set(text.match(/--[a-z0-9-]+/g) ?? []);
     if (disk !== undefined) {
       try {
+        Deno.mkdirSync(disk.path.slice(0, disk.path.lastIndexOf("/")), {
+          recursive: true,
+          mode: 0o700,
+        });
         writeFileAtomicSync(
           disk.path,
           JSON.stringify({ key: disk.key, features: [...features] }) + "\n",
@@ -68,8 +73,12 @@ function diskCache(
   try {
     if (!isRootless()) return undefined;
     const st = Deno.statSync(binary);
+    const home = getEnv("HOME");
+    const cache = getEnv("XDG_CACHE_HOME") ??
+      (home ? `${home}/.cache` : undefined);
+    if (cache === undefined) return undefined;
     return {
-      path: `${rootlessStateDir()}/slirp4netns-features.json`,
+      path: `${cache}/nsnet/slirp4netns-features.json`,
       key: `${binary} ${st.dev}:${st.ino} ${st.size} ${st.mtime?.getTime()}`,
     };
   } catch {
@@ -163,7 +172,7 @@ export async function startSlirp4netns(
     // log and the ready fd, then becomes slirp4netns (same pid).
     child = new Deno.Command("setsid", {
       args: [
-        "bash",
+        "sh",
         "-c",
         exitFifo === undefined
           ? 'exec "$0" "$@" >"$NSNET_LOG" 2>&1 3>"$NSNET_READY"'

@@ -15,6 +15,7 @@ import { NsnetError } from "../errors.ts";
 import { waitForwardingSignals } from "../child.ts";
 import { writeFileAtomicSync } from "../fs.ts";
 import { debug, warn } from "../log.ts";
+import { nsRunDir } from "../netns/run_dir.ts";
 import { isRootless } from "./detect.ts";
 import { hostUid, rootlessStateDir } from "./runtime_dir.ts";
 
@@ -135,6 +136,8 @@ export async function ensurePause(): Promise<PauseProcess> {
 
 async function startPause(): Promise<number> {
   const uid = getuid();
+  const runDir = nsRunDir();
+  Deno.mkdirSync(runDir, { recursive: true, mode: 0o755 });
   const mapping = hasSubordinateIds(userName(uid), uid) ? ["--map-auto"] : [];
   const args = [
     "unshare",
@@ -147,7 +150,11 @@ async function startPause(): Promise<number> {
     "--",
     "bash", // dash's exec has no -a to name the process
     "-c",
-    `exec -a ${PAUSE_NAME} sleep infinity`,
+    // The netns run dir a shared mount point from the start, as `ip netns`
+    // makes it: namespaces made later need no step of their own for it.
+    `mount --rbind --make-rshared "$1" "$1"; exec -a ${PAUSE_NAME} sleep infinity`,
+    PAUSE_NAME,
+    runDir,
   ];
   debug(`starting pause process: setsid ${args.join(" ")}`);
   let child: Deno.ChildProcess;
