@@ -91,21 +91,74 @@ function libcPath(): string {
   return getEnv("NSNET_LIBC") ?? "libc.so.6";
 }
 
-let library: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined;
+type SymbolName = keyof typeof LIBC_SYMBOLS;
 
-/** Opens libc on first use and returns its symbols. */
-export function libc(): Libc {
-  if (library === undefined) {
-    try {
-      library = Deno.dlopen(libcPath(), LIBC_SYMBOLS);
-    } catch (cause) {
-      throw new Error(
-        `cannot load libc (${libcPath()}): run with --allow-ffi, or set NSNET_LIBC to libc's absolute path`,
-        { cause },
-      );
-    }
+/** Every library opened so far: kept, so that no symbol is ever unloaded. */
+const opened: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>[] = [];
+let symbols: Libc | undefined;
+
+/**
+ * Binds `names` (with errno's two helpers on the first call, so that reading
+ * errno never binds, and so never clobbers it) and caches them on `table`.
+ */
+function bind(table: Libc, names: readonly SymbolName[]): void {
+  const wanted = opened.length === 0
+    ? [...names, "__errno_location", "memcpy"] as SymbolName[]
+    : names;
+  const subset = Object.fromEntries(
+    wanted.map((name) => [name, LIBC_SYMBOLS[name]]),
+  ) as Deno.ForeignLibraryInterface;
+  let lib: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>;
+  try {
+    lib = Deno.dlopen(libcPath(), subset);
+  } catch (cause) {
+    throw new Error(
+      `cannot load libc (${libcPath()}): run with --allow-ffi, or set NSNET_LIBC to libc's absolute path`,
+      { cause },
+    );
   }
-  return library.symbols;
+  opened.push(lib);
+  for (const name of wanted) {
+    Object.defineProperty(table, name, {
+      value: lib.symbols[name],
+      enumerable: true,
+    });
+  }
+}
+
+/**
+ * libc's symbols. Each is bound on its first use: binding all of them at
+ * once costs about 4 ms, a tenth of a short nsnet command.
+ */
+export function libc(): Libc {
+  if (symbols === undefined) {
+    const table = {} as Libc;
+    for (const name of Object.keys(LIBC_SYMBOLS) as SymbolName[]) {
+      Object.defineProperty(table, name, {
+        get: () => {
+          bind(table, [name]);
+          return table[name];
+        },
+        enumerable: true,
+        configurable: true,
+      });
+    }
+    symbols = table;
+  }
+  return symbols;
+}
+
+/**
+ * Binds every symbol not bound yet, in one go: for a process that will use
+ * many of them (and for tests, whose sanitizer counts a library loaded
+ * during a test as a leak).
+ */
+export function bindAllLibcSymbols(): void {
+  const table = libc();
+  const unbound = (Object.keys(LIBC_SYMBOLS) as SymbolName[]).filter((name) =>
+    Object.getOwnPropertyDescriptor(table, name)?.get !== undefined
+  );
+  if (unbound.length > 0) bind(table, unbound);
 }
 
 const errnoCell = new Int32Array(1);
