@@ -37,17 +37,23 @@ async function tryWarmRootlessExec(
   const warm = await import("./lib/rootless/warm_exec.ts");
   const command = warm.plainRootlessExec(args);
   if (command === undefined) return undefined;
-  if (warm.inNsnetUserNS()) {
-    // Re-entered to make or repair the namespace: still no need for the full CLI.
-    try {
-      return await warm.execInRootlessNetNS(command);
-    } catch (error) {
-      const { reportError } = await import("./lib/cli/report.ts");
-      return reportError(error);
-    }
-  }
   try {
-    return await warm.rootlessExecFromOutside(command);
+    if (warm.inNsnetUserNS()) {
+      // Inside already (`nsnet unshare`): still no need for the full CLI.
+      const run = await import("./lib/rootless/run.ts");
+      return await run.execInRootlessNetNS(command);
+    }
+    if (!warm.needsUserNS()) return undefined;
+    const done = await warm.warmRootlessExec(command, async (pause) => {
+      const run = await import("./lib/rootless/run.ts");
+      await run.releaseThroughPause(pause);
+    });
+    if (done !== undefined) return done;
+    // Cold, or something to mend. What makes namespaces loads while the
+    // pause process starts: neither waits for the other.
+    const loading = import("./lib/rootless/run.ts");
+    const pause = await warm.ensurePause();
+    return await (await loading).execThroughPause(pause.pid, command);
   } catch (error) {
     const { reportError } = await import("./lib/cli/report.ts");
     return reportError(error);

@@ -12,8 +12,6 @@
 
 import { geteuid } from "../../ffi/syscalls.ts";
 import { FileLock } from "../lock.ts";
-import { getEnv } from "../env.ts";
-import { sha256Hex } from "../sha256.ts";
 import { NsnetError } from "../errors.ts";
 import { pathExists, writeFileAtomicSync } from "../fs.ts";
 import { debug, warn } from "../log.ts";
@@ -44,12 +42,34 @@ import {
 import { isHelperProcess, readPidFile, stopHelper } from "./helper_process.ts";
 import { startPasta } from "./pasta.ts";
 import { moveHelperToUserSlice } from "./systemd.ts";
-import { rootlessStateDir, runtimeDir } from "./runtime_dir.ts";
+import { runtimeDir } from "./runtime_dir.ts";
 import {
   type StartedHelper,
   startSlirp4netns,
   TAP_NAME,
 } from "./slirp4netns.ts";
+
+import {
+  adjustRefCount,
+  holderPidFile,
+  readCount,
+  readInfo,
+  type RootlessInfo,
+  type RootlessPaths,
+  rootlessPaths,
+} from "./state.ts";
+
+export {
+  adjustRefCount,
+  defaultStaticDir,
+  holderPidFile,
+  readInfo,
+  readRefCount,
+  type RootlessInfo,
+  rootlessNetNSName,
+  type RootlessPaths,
+  rootlessPaths,
+} from "./state.ts";
 
 /** Raised when a rootless function is called outside a user namespace. */
 export class RootlessContextError extends NsnetError {
@@ -73,99 +93,6 @@ export interface RootlessNetNSOptions extends HelperOptions {
    * Default `$XDG_DATA_HOME/nsnet` (or `~/.local/share/nsnet`).
    */
   staticDir?: string;
-}
-
-/** What other processes can read about the namespace (`info.json`). */
-export interface RootlessInfo {
-  /** The helper carrying its traffic. */
-  helper: HelperKind;
-  /** The helper binary. */
-  helperBinary: string;
-  /** The helper's pid. */
-  helperPid: number;
-  /** The namespace file. */
-  netnsPath: string;
-  /** The interface inside. */
-  interface: string;
-  /** The subnet inside. */
-  cidr: string;
-  /** The namespace's address (`.100`). */
-  address: string;
-  /** Its gateway (`.2`), which is the host as seen from inside. */
-  gateway: string;
-  /** The helper's DNS forwarder (`.3`). */
-  dns: string;
-  /** MTU of the interface. */
-  mtu: number;
-  /** IPv6 on. */
-  ipv6: boolean;
-  /** The host's loopback is reachable at the gateway address. */
-  allowHostLoopback: boolean;
-  /** slirp4netns API socket, if one was asked for. */
-  apiSocket?: string;
-  /** The process holding the prepared mount namespace (S6's mounts, applied once). */
-  holderPid?: number;
-  /** The options the helper was started with (used to restart it alike). */
-  options: HelperOptions;
-}
-
-/** Where a rootless namespace's pieces live. */
-export interface RootlessPaths {
-  /** `<state>/rootless-netns.lock`. */
-  lock: string;
-  /** `<state>/rootless-netns/` (0700). */
-  dir: string;
-  /** The namespace file in the netns run dir. */
-  netns: string;
-  /** The helper's pid file. */
-  pidFile: (helper: HelperKind) => string;
-  /** The reference count. */
-  refCount: string;
-  /** Set while `nsnet rootless up` holds a reference. */
-  pinned: string;
-  /** `info.json`. */
-  info: string;
-  /** The namespace's own resolv.conf. */
-  resolvConf: string;
-  /** The run dir mounted over /run inside (S5, S6). */
-  run: string;
-}
-
-/** The mount holder's pid file. */
-export function holderPidFile(paths: RootlessPaths): string {
-  return `${paths.dir}/holder.pid`;
-}
-
-/** The default static dir: `$XDG_DATA_HOME/nsnet`, else `~/.local/share/nsnet`. */
-export function defaultStaticDir(): string {
-  const data = getEnv("XDG_DATA_HOME") ??
-    `${getEnv("HOME") ?? "/tmp"}/.local/share`;
-  return `${data}/nsnet`;
-}
-
-/** The namespace name for a static dir: `rootless-netns-` + the first 10 bytes of its sha256 in hex (S1). */
-export function rootlessNetNSName(staticDir: string): string {
-  const hash = sha256Hex(staticDir);
-  return `rootless-netns-${hash.slice(0, 20)}`;
-}
-
-/** The paths of the rootless namespace for `staticDir`. */
-export function rootlessPaths(
-  staticDir: string = defaultStaticDir(),
-): RootlessPaths {
-  const state = rootlessStateDir();
-  const dir = `${state}/rootless-netns`;
-  return {
-    lock: `${state}/rootless-netns.lock`,
-    dir,
-    netns: `${nsRunDir()}/${rootlessNetNSName(staticDir)}`,
-    pidFile: (helper) => `${dir}/rootless-netns-${helper}.pid`,
-    refCount: `${dir}/ref-count`,
-    pinned: `${dir}/pinned`,
-    info: `${dir}/info.json`,
-    resolvConf: `${dir}/resolv.conf`,
-    run: `${dir}/run`,
-  };
 }
 
 function requireUserNamespace(): void {
@@ -311,36 +238,6 @@ export interface SpawnInsideOptions {
   stderr?: "inherit" | "piped" | "null";
   /** The child's input; default inherited. */
   stdin?: "inherit" | "piped" | "null";
-}
-
-/**
- * Changes the reference count in `paths` by `delta` and returns the new
- * count; never below 0 (it says so when it would be). Call under the lock.
- */
-export function adjustRefCount(paths: RootlessPaths, delta: number): number {
-  let next = readCount(paths.refCount) + delta;
-  if (next < 0) {
-    warn(
-      `rootless namespace reference count out of sync (would be ${next}); keeping it at 0`,
-    );
-    next = 0;
-  }
-  writeFileAtomicSync(paths.refCount, `${next}\n`, 0o600, { durable: false });
-  return next;
-}
-
-/** The reference count in `paths` (0 when missing or unreadable). */
-export function readRefCount(paths: RootlessPaths): number {
-  return readCount(paths.refCount);
-}
-
-function readCount(path: string): number {
-  try {
-    const n = Number(Deno.readTextFileSync(path).trim());
-    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-  } catch {
-    return 0;
-  }
 }
 
 async function teardown(
@@ -639,15 +536,6 @@ function makeInfo(
       apiSocket: options.apiSocket,
     },
   };
-}
-
-/** Reads `info.json`, or undefined when it is missing or unreadable. */
-export function readInfo(paths: RootlessPaths): RootlessInfo | undefined {
-  try {
-    return JSON.parse(Deno.readTextFileSync(paths.info)) as RootlessInfo;
-  } catch {
-    return undefined;
-  }
 }
 
 /** What `nsnet rootless status` reports. */

@@ -11,6 +11,28 @@ import { waitForwardingSignals } from "../child.ts";
 import { NsnetError } from "../errors.ts";
 import { getRootlessNetNS, type RootlessNetNSOptions } from "./netns.ts";
 
+import { enterThroughPause } from "./entry.ts";
+import { releaseRootlessReference } from "./netns.ts";
+
+/**
+ * `nsnet rootless exec` for an unprivileged caller outside nsnet's user
+ * namespace: everything that needs the user namespace goes through the
+ * pause process `pausePid` (see `entry.ts`), with no second nsnet inside.
+ */
+export async function execThroughPause(
+  pausePid: number,
+  command: readonly string[],
+): Promise<number> {
+  enterThroughPause(pausePid);
+  return await execInRootlessNetNS(command);
+}
+
+/** Drops the reference an exec took, from outside, through `pausePid`. */
+export async function releaseThroughPause(pausePid: number): Promise<void> {
+  enterThroughPause(pausePid);
+  await releaseRootlessReference();
+}
+
 /** Runs `command` inside the rootless namespace; returns its exit status. */
 export async function execInRootlessNetNS(
   command: readonly string[],

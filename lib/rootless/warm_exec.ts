@@ -24,9 +24,8 @@ import {
   readInfo,
   readRefCount,
   rootlessPaths,
-} from "./netns.ts";
-import { enterThroughPause } from "./entry.ts";
-import { ensurePause, livePause, needsUserNS } from "./userns.ts";
+} from "./state.ts";
+import { livePause } from "./userns.ts";
 
 /** The command of `rootless exec -- CMD…` when nothing else is on the line, else undefined. */
 export function plainRootlessExec(
@@ -40,29 +39,18 @@ export function plainRootlessExec(
 }
 
 /**
- * Runs `command` in the rootless namespace, made or mended first when
- * needed, and returns its exit status. For an unprivileged caller outside
- * nsnet's user namespace; undefined (having done nothing) for anyone else.
- */
-export async function rootlessExecFromOutside(
-  command: readonly string[],
-): Promise<number | undefined> {
-  if (!needsUserNS()) return undefined;
-  const warm = await warmRootlessExec(command);
-  if (warm !== undefined) return warm;
-  // Loaded while the pause process starts: neither waits for the other.
-  const loading = import("./run.ts");
-  enterThroughPause((await ensurePause()).pid);
-  const { execInRootlessNetNS } = await loading;
-  return await execInRootlessNetNS(command);
-}
-
-/**
  * Runs `command` in the warm rootless namespace and returns its exit status;
- * undefined (having done nothing) when the warm path does not apply.
+ * undefined (having done nothing) when the warm path does not apply: the
+ * caller then makes or mends the namespace (see `run.ts`). When this command
+ * held the last reference, `release(pausePid)` drops it, which tears the
+ * namespace down. For an unprivileged caller outside nsnet's user namespace.
+ *
+ * This module imports nothing that makes namespaces, statically or not: the
+ * caller brings that in only when it is needed.
  */
-async function warmRootlessExec(
+export async function warmRootlessExec(
   command: readonly string[],
+  release: (pausePid: number) => Promise<void>,
 ): Promise<number | undefined> {
   const pause = livePause();
   if (pause === undefined) return undefined;
@@ -124,15 +112,9 @@ async function warmRootlessExec(
     } finally {
       lock.release();
     }
-    if (last) {
-      // Dropping the last reference tears the namespace down: through the pause process.
-      enterThroughPause(pause);
-      const { releaseRootlessReference } = await import("./netns.ts");
-      await releaseRootlessReference();
-    }
+    if (last) await release(pause);
   }
   return status;
 }
 
-export { inNsnetUserNS } from "./userns.ts";
-export { execInRootlessNetNS } from "./run.ts";
+export { ensurePause, inNsnetUserNS, needsUserNS } from "./userns.ts";
