@@ -104,6 +104,7 @@ export {
   type ResolvedHelperOptions,
   resolveHelperOptions,
 } from "./lib/rootless/helper_options.ts";
+export { ThreadRunError } from "./lib/rootless/thread_run.ts";
 export {
   type HelperIdentity,
   isHelperProcess,

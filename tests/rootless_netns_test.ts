@@ -281,6 +281,62 @@ nsTest(
 );
 
 nsTest(
+  "RootlessNetNS.run(fn) runs a function inside (sockets, mounts, /sys) on a thread of its own; the caller's namespaces never change",
+  async () => {
+    await cleanupRootless();
+    const env = rootlessEnv();
+    // A library user's program, bundled where the test user can read it.
+    const program = `${
+      env.cli.slice(0, env.cli.lastIndexOf("/"))
+    }/../run_program.js`;
+    const bundle = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "deno",
+        "-o",
+        program,
+        new URL("./_rootless_run_program.ts", import.meta.url).pathname,
+      ],
+    }).output();
+    assertEquals(bundle.code, 0, new TextDecoder().decode(bundle.stderr));
+    Deno.chmodSync(program, 0o644);
+    try {
+      const out = ok(
+        await nsnetAsUser([
+          "unshare",
+          "--",
+          env.deno,
+          "run",
+          "--allow-all",
+          "--quiet",
+          program,
+        ]),
+        "the program",
+      );
+      const report = JSON.parse(out.stdout.trim().split("\n").pop()!);
+      assert(report.inside.net !== report.before.net, "not in the namespace");
+      assert(
+        report.inside.mnt !== report.before.mnt,
+        "not in a mount namespace of its own",
+      );
+      assertEquals(report.after, report.before);
+      assertEquals(report.inside.greeting, "hello");
+      assertMatch(report.inside.resolvConf, /^nameserver 10\.0\.2\.3$/m);
+      assert(report.inside.interfaces.includes("tap0"), "no tap0 in /sys");
+      assertEquals(report.thrown, ["TypeError", "TypeError: thrown inside"]);
+      const s = await status();
+      assertEquals([s.exists, s.refCount], [false, 0]);
+      assertEquals(leftovers(), { processes: [], files: [] });
+    } finally {
+      Deno.removeSync(program);
+      await cleanupRootless();
+    }
+  },
+);
+
+nsTest(
   "a cold rootless exec makes everything from one nsnet process: Deno is not started again inside",
   async () => {
     await cleanupRootless();

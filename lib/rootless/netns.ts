@@ -20,6 +20,7 @@ import { nsRunDir } from "../netns/run_dir.ts";
 import { writeResolvConf } from "../resolv_conf/files.ts";
 import { isRootless } from "./detect.ts";
 import { enteringPause, seenFromHere } from "./entry.ts";
+import { runOnThrowawayThread } from "./thread_run.ts";
 import {
   createNamespaceFile,
   namespaceFileState,
@@ -197,6 +198,47 @@ export class RootlessNetNS {
       this.info.helper,
       this.info.helperPid,
       options.waitForHelper ?? true,
+    );
+  }
+
+  /**
+   * Runs `fn(...args)` inside the namespace with the mounts of S6, on a
+   * thread made for it and then ended: the caller's own threads never change
+   * namespace. `fn` travels as its source text, so it must be
+   * self-contained (no variables from around it), and its arguments and
+   * result are structured-cloned. Sockets it makes, processes it starts and
+   * its synchronous file calls are inside; Deno's asynchronous file calls run
+   * on other threads and see the host's files. Works inside nsnet's user
+   * namespace (where the library runs); from outside, use
+   * {@linkcode RootlessNetNS.spawn}.
+   *
+   * @throws {ThreadRunError} carrying what `fn` threw.
+   */
+  async run<A extends unknown[], R>(
+    fn: (...args: A) => R | Promise<R>,
+    ...args: A
+  ): Promise<Awaited<R>> {
+    if (enteringPause() !== undefined) {
+      throw new RootlessContextError(
+        "run() needs a thread inside nsnet's user namespace, and this process is outside it",
+      );
+    }
+    const netns = netnsLink(this.paths.netns);
+    const holder = this.info.holderPid;
+    if (!isHolderProcess(holder, netns)) {
+      throw new NsnetError(
+        "the rootless namespace's mount holder is gone",
+        {
+          hint:
+            "get the namespace again with getRootlessNetNS(), which restarts it",
+        },
+      );
+    }
+    return await runOnThrowawayThread(
+      this.paths.netns,
+      `/proc/${holder}/ns/mnt`,
+      fn,
+      args,
     );
   }
 
