@@ -41,6 +41,10 @@ try {
       ? [error.thrownName, error.message]
       : String(error);
   }
+  report.exec = [
+    await rootless.exec(["sh", "-c", "test -e /sys/class/net/tap0"]),
+    await rootless.exec(["sh", "-c", "exit 7"]),
+  ];
   report.after = namespaces();
 } finally {
   rootless.lock();

@@ -281,7 +281,7 @@ nsTest(
 );
 
 nsTest(
-  "RootlessNetNS.run(fn) runs a function inside (sockets, mounts, /sys) on a thread of its own; the caller's namespaces never change",
+  "RootlessNetNS.run(fn) runs a function inside (sockets, mounts, /sys) on a thread of its own, exec(cmd) a command; the caller's namespaces never change",
   async () => {
     await cleanupRootless();
     const env = rootlessEnv();
@@ -326,6 +326,8 @@ nsTest(
       assertMatch(report.inside.resolvConf, /^nameserver 10\.0\.2\.3$/m);
       assert(report.inside.interfaces.includes("tap0"), "no tap0 in /sys");
       assertEquals(report.thrown, ["TypeError", "TypeError: thrown inside"]);
+      // exec(cmd): a command inside, its exit status back.
+      assertEquals(report.exec, [0, 7]);
       const s = await status();
       assertEquals([s.exists, s.refCount], [false, 0]);
       assertEquals(leftovers(), { processes: [], files: [] });

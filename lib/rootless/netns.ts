@@ -11,6 +11,7 @@
  */
 
 import { geteuid } from "../../ffi/syscalls.ts";
+import { waitForwardingSignals } from "../child.ts";
 import { FileLock } from "../lock.ts";
 import { NsnetError } from "../errors.ts";
 import { pathExists, writeFileAtomicSync } from "../fs.ts";
@@ -256,6 +257,19 @@ export class RootlessNetNS {
       return spawnInHolder(this.info.holderPid!, command, options);
     }
     return spawnInside(this, command, options);
+  }
+
+  /**
+   * Runs `command` inside, as {@linkcode RootlessNetNS.spawn} does, and
+   * resolves to its exit status (128 + the signal's number when a signal
+   * ended it). SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to this process
+   * meanwhile are passed on to it.
+   */
+  async exec(
+    command: readonly string[],
+    options: SpawnInsideOptions = {},
+  ): Promise<number> {
+    return await waitForwardingSignals(this.spawn(command, options));
   }
 
   #requireLock(): void {
