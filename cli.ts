@@ -49,11 +49,12 @@ async function tryWarmRootlessExec(
       await run.releaseThroughPause(pause);
     });
     if (done !== undefined) return done;
-    // Cold, or something to mend. What makes namespaces loads while the
-    // pause process starts: neither waits for the other.
-    const loading = import("./lib/rootless/run.ts");
-    const pause = await warm.ensurePause();
-    return await (await loading).execThroughPause(pause.pid, command);
+    // Cold, or something to mend. While the pause process starts, what
+    // makes namespaces loads and does what needs no user namespace.
+    const pause = warm.ensurePause().then((p) => p.pid);
+    pause.catch(() => {}); // reported where it is awaited
+    const run = await import("./lib/rootless/run.ts");
+    return await run.execThroughPause(pause, command);
   } catch (error) {
     const { reportError } = await import("./lib/cli/report.ts");
     return reportError(error);

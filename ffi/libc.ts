@@ -149,13 +149,17 @@ export function libc(): Libc {
 }
 
 /**
- * Binds every symbol not bound yet, in one go: for a process that will use
- * many of them (and for tests, whose sanitizer counts a library loaded
- * during a test as a leak).
+ * Binds `names` (default: every symbol) that are not bound yet, in one go:
+ * for a process that will use them soon and has time now, and for tests,
+ * whose sanitizer counts a library loaded during a test as a leak.
  */
-export function bindAllLibcSymbols(): void {
+export function bindLibcSymbols(
+  names: readonly (keyof typeof LIBC_SYMBOLS)[] = Object.keys(
+    LIBC_SYMBOLS,
+  ) as SymbolName[],
+): void {
   const table = libc();
-  const unbound = (Object.keys(LIBC_SYMBOLS) as SymbolName[]).filter((name) =>
+  const unbound = names.filter((name) =>
     Object.getOwnPropertyDescriptor(table, name)?.get !== undefined
   );
   if (unbound.length > 0) bind(table, unbound);

@@ -35,11 +35,15 @@ function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === "string" ? new TextEncoder().encode(data) : data;
 }
 
-/** Writes `data` to `path` atomically with `mode` (default 0644). */
+/**
+ * Writes `data` to `path` atomically with `mode` (default 0644), flushed to
+ * disk first unless `durable: false`.
+ */
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode = 0o644,
+  options: { durable?: boolean } = {},
 ): Promise<void> {
   const tmp = tempPathFor(path);
   try {
@@ -50,7 +54,7 @@ export async function writeFileAtomic(
       while (written < bytes.length) {
         written += await file.write(bytes.subarray(written));
       }
-      await file.syncData();
+      if (options.durable ?? true) await file.syncData();
     } finally {
       file.close();
     }

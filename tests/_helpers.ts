@@ -4,11 +4,11 @@
  * failed, the calling thread is in the same network namespace as before.
  */
 import { assertEquals } from "./_assert.ts";
-import { bindAllLibcSymbols } from "../ffi/libc.ts";
+import { bindLibcSymbols } from "../ffi/libc.ts";
 import { type NetNS, newNS, unmountNS } from "../mod.ts";
 
 // Opened once here: the test sanitizer counts a library loaded inside a test as a leak.
-bindAllLibcSymbols();
+bindLibcSymbols();
 
 /** The calling thread's network namespace, as the kernel names it (`net:[4026531840]`). */
 export function threadNetns(): string {

@@ -171,6 +171,12 @@ export interface WriteResolvConfOptions
   extends ResolvConfGenerateOptions, ResolvConfSourceOptions {
   /** The file mode. Default `0o644`, so that every process in the namespace can read it. */
   mode?: number;
+  /**
+   * Flush the file to disk before it replaces the old one (default true).
+   * A file under a runtime dir that a reboot empties anyway need not wait
+   * for the disk.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -202,6 +208,7 @@ export async function writeResolvConf(
       path,
       formatResolvConf(plan.conf),
       options.mode ?? 0o644,
+      { durable: options.durable },
     );
   } catch (error) {
     const io = error instanceof NsnetError ? error : undefined;

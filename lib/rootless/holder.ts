@@ -18,7 +18,12 @@ import {
 import { NsnetError } from "../errors.ts";
 import { debug } from "../log.ts";
 import { enteringPause, seenFromHere } from "./entry.ts";
-import { insideMountPlan, pathWithSbin, spawnWithMounts } from "./inside.ts";
+import {
+  insideMountPlan,
+  type MountStep,
+  pathWithSbin,
+  spawnWithMounts,
+} from "./inside.ts";
 import type { RootlessPaths } from "./netns.ts";
 
 /** The holder's argv[0]: how it is recognised. */
@@ -51,18 +56,28 @@ export function netnsLink(path: string): string {
   return `net:[${Deno.statSync(path).ino}]`;
 }
 
+/** Options for {@linkcode startHolder}. */
+export interface StartHolderOptions {
+  /** Called with the holder's pid as soon as it exists (to record it). */
+  onSpawn?: (pid: number) => void;
+  /** S6's mounts, when the caller worked them out already; else read now. */
+  plan?: readonly MountStep[];
+  /** How long its mounts may take; default 5000 ms. */
+  timeoutMs?: number;
+}
+
 /**
  * Starts the holder for the rootless namespace in `paths` (from inside the
  * user namespace) and returns its pid once its mounts are in place.
  */
 export async function startHolder(
   paths: RootlessPaths,
-  onSpawn: (pid: number) => void = () => {},
-  timeoutMs = 5000,
+  options: StartHolderOptions = {},
 ): Promise<number> {
+  const { onSpawn = () => {}, timeoutMs = 5000 } = options;
   const child = spawnWithMounts(
     paths.netns,
-    insideMountPlan(paths),
+    options.plan ?? insideMountPlan(paths),
     ["bash", "-c", `exec -a ${HOLDER_NAME} sleep infinity`],
     {
       stdin: "null",

@@ -20,14 +20,15 @@ import { crashPoint } from "../netns/_faults.ts";
 import { nsRunDir } from "../netns/run_dir.ts";
 import { writeResolvConf } from "../resolv_conf/files.ts";
 import { isRootless } from "./detect.ts";
-import { enteringPause, seenFromHere } from "./entry.ts";
+import { enteringPause, enterThroughPause, seenFromHere } from "./entry.ts";
 import { runOnThrowawayThread } from "./thread_run.ts";
 import {
   createNamespaceFile,
   namespaceFileState,
   removeNamespaceFile,
 } from "./netns_file.ts";
-import { spawnInside } from "./inside.ts";
+import { insideMountPlan, type MountStep, spawnInside } from "./inside.ts";
+import { bindLibcSymbols } from "../../ffi/libc.ts";
 import {
   isHolderProcess,
   netnsLink,
@@ -46,6 +47,7 @@ import { startPasta } from "./pasta.ts";
 import { moveHelperToUserSlice } from "./systemd.ts";
 import { runtimeDir } from "./runtime_dir.ts";
 import {
+  slirp4netnsFeatures,
   type StartedHelper,
   startSlirp4netns,
   TAP_NAME,
@@ -350,12 +352,32 @@ export async function getRootlessNetNS(
 ): Promise<RootlessNetNS | undefined> {
   if (!isRootless()) return undefined;
   requireUserNamespace();
+  return await openLocked(options);
+}
+
+/**
+ * {@linkcode getRootlessNetNS} for an unprivileged caller outside nsnet's
+ * user namespace whose pause process is still starting (`pause` resolves to
+ * its pid): what needs no user namespace (options, paths, the lock, the
+ * state dir, resolv.conf) is done while it starts.
+ */
+export async function getRootlessNetNSThroughPause(
+  options: RootlessNetNSOptions,
+  pause: Promise<number>,
+): Promise<RootlessNetNS> {
+  return await openLocked(options, pause);
+}
+
+async function openLocked(
+  options: RootlessNetNSOptions,
+  pause?: Promise<number>,
+): Promise<RootlessNetNS> {
   const resolved = resolveHelperOptions(options); // bad options fail before anything is made
   const paths = rootlessPaths(options.staticDir);
   const lock = new FileLock(paths.lock);
   lock.acquire();
   try {
-    const handle = await openOrCreate(paths, resolved, options, lock);
+    const handle = await openOrCreate(paths, resolved, options, lock, pause);
     return handle;
   } catch (error) {
     lock.release();
@@ -368,7 +390,36 @@ async function openOrCreate(
   resolved: ResolvedHelperOptions,
   options: RootlessNetNSOptions,
   lock: FileLock,
+  pause?: Promise<number>,
 ): Promise<RootlessNetNS> {
+  let previous = readInfo(paths);
+  // Nothing recorded: the namespace is to be made (or mended from scratch).
+  // Its files need no user namespace, so they are written while the pause
+  // process starts.
+  let early: Promise<void> | undefined;
+  let plan: MountStep[] | undefined;
+  if (pause !== undefined) {
+    const hadDir = pathExists(paths.dir);
+    if (previous === undefined && options.create) {
+      makeLayout(paths);
+      early = ensureResolvConf(paths, resolved, true);
+      early.catch(() => {}); // reported below
+      plan = insideMountPlan(paths);
+      if (resolved.helper === "slirp4netns") {
+        slirp4netnsFeatures(resolved.binary);
+      }
+      bindLibcSymbols(MAKING_SYMBOLS);
+    }
+    try {
+      enterThroughPause(await pause);
+    } catch (error) {
+      // No user namespace, no namespace: what was written for it goes.
+      await early?.catch(() => {});
+      if (!hadDir) Deno.removeSync(paths.dir, { recursive: true });
+      throw error;
+    }
+    previous = readInfo(paths);
+  }
   const state = namespaceFileState(paths.netns);
   if (state === "stale") {
     warn(
@@ -383,7 +434,6 @@ async function openOrCreate(
         "start it with `nsnet rootless up`, or let `nsnet rootless exec` make it",
     });
   }
-  const previous = readInfo(paths);
   // Restart a dead helper with the options it was first started with.
   const effective = previous && exists
     ? resolveHelperOptions({ ...previous.options })
@@ -397,7 +447,7 @@ async function openOrCreate(
       exists ? undefined : createNamespaceFile(paths.netns).then(() => {
         madeNamespace = true;
       }),
-      ensureResolvConf(paths, effective, !exists),
+      early ?? ensureResolvConf(paths, effective, !exists),
     ]);
     if (made.status === "rejected") throw made.reason;
     if (!exists) crashPoint("rootless-after-netns");
@@ -435,10 +485,11 @@ async function openOrCreate(
       holderAlive ? undefined : (async (): Promise<number> => {
         stopHolder(readPidFile(holderPidFile(paths)));
         // Recorded as soon as it exists, so that a crash never orphans it.
-        return await startHolder(
-          paths,
-          (pid) => writeFileAtomicSync(holderPidFile(paths), `${pid}\n`, 0o600),
-        );
+        return await startHolder(paths, {
+          onSpawn: (pid) =>
+            writeFileAtomicSync(holderPidFile(paths), `${pid}\n`, 0o600),
+          plan,
+        });
       })(),
     ]);
     if (helperStart.status === "fulfilled") started = helperStart.value;
@@ -480,6 +531,16 @@ async function openOrCreate(
     throw error;
   }
 }
+
+/** The libc symbols making the namespace calls: bound in one go, ahead. */
+const MAKING_SYMBOLS = [
+  "mkfifo",
+  "open",
+  "read",
+  "close",
+  "pidfd_open",
+  "pidfd_send_signal",
+] as const;
 
 /**
  * Stops helpers that pid files name for this namespace but that no record
@@ -539,6 +600,7 @@ async function ensureResolvConf(
     nameservers: [options.addresses.dns],
     keepHostServers: true,
     ipv6: options.ipv6,
+    durable: false, // state that goes with the namespace
   });
 }
 

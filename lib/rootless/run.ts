@@ -9,22 +9,31 @@
 
 import { waitForwardingSignals } from "../child.ts";
 import { NsnetError } from "../errors.ts";
-import { getRootlessNetNS, type RootlessNetNSOptions } from "./netns.ts";
-
 import { enterThroughPause } from "./entry.ts";
-import { releaseRootlessReference } from "./netns.ts";
+import {
+  getRootlessNetNS,
+  getRootlessNetNSThroughPause,
+  releaseRootlessReference,
+  type RootlessNetNS,
+  type RootlessNetNSOptions,
+} from "./netns.ts";
 
 /**
  * `nsnet rootless exec` for an unprivileged caller outside nsnet's user
  * namespace: everything that needs the user namespace goes through the
- * pause process `pausePid` (see `entry.ts`), with no second nsnet inside.
+ * pause process (see `entry.ts`), with no second nsnet inside. `pause`
+ * resolves to its pid once it is up; what needs no user namespace is done
+ * meanwhile.
  */
 export async function execThroughPause(
-  pausePid: number,
+  pause: Promise<number>,
   command: readonly string[],
 ): Promise<number> {
-  enterThroughPause(pausePid);
-  return await execInRootlessNetNS(command);
+  requireCommand(command);
+  return await execIn(
+    await getRootlessNetNSThroughPause({ create: true }, pause),
+    command,
+  );
 }
 
 /** Drops the reference an exec took, from outside, through `pausePid`. */
@@ -38,11 +47,7 @@ export async function execInRootlessNetNS(
   command: readonly string[],
   options: RootlessNetNSOptions = {},
 ): Promise<number> {
-  if (command.length === 0) {
-    throw new NsnetError("no command given", {
-      hint: "put the command after --",
-    });
-  }
+  requireCommand(command);
   const rootless = await getRootlessNetNS({ ...options, create: true });
   if (rootless === undefined) {
     throw new NsnetError(
@@ -53,6 +58,22 @@ export async function execInRootlessNetNS(
       },
     );
   }
+  return await execIn(rootless, command);
+}
+
+function requireCommand(command: readonly string[]): void {
+  if (command.length === 0) {
+    throw new NsnetError("no command given", {
+      hint: "put the command after --",
+    });
+  }
+}
+
+/** Runs `command` in `rootless` (locked), holding a reference while it runs. */
+async function execIn(
+  rootless: RootlessNetNS,
+  command: readonly string[],
+): Promise<number> {
   let child: Deno.ChildProcess;
   try {
     child = rootless.spawn(command);

@@ -177,19 +177,20 @@ async function startPause(): Promise<number> {
   }
   const deadline = Date.now() + 5000;
   const ours = Deno.readLinkSync("/proc/self/ns/user");
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((s) => exited = s);
   while (Date.now() < deadline) {
+    // Waiting first: the child is still being exec'd (reading its /proc
+    // files would block until it is), and this thread has other work.
+    await new Promise((r) => setTimeout(r, 1));
     if (
-      isPauseProcess(child.pid) &&
+      exited === undefined && isPauseProcess(child.pid) &&
       Deno.readLinkSync(`/proc/${child.pid}/ns/user`) !== ours
     ) {
       child.stderr.cancel().catch(() => {});
       child.unref();
       return child.pid;
     }
-    const exited = await Promise.race([
-      child.status.then((s) => s),
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), 1)),
-    ]);
     if (exited !== undefined) {
       const stderr = new TextDecoder().decode(
         await new Response(child.stderr).arrayBuffer(),
