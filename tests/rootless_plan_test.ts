@@ -15,6 +15,7 @@ import { rootlessNetNSName } from "../lib/rootless/netns.ts";
 
 const DIR = "/run/user/1000/nsnet/rootless-netns";
 const PATHS: RootlessPaths = {
+  staticDir: "/home/u/.local/share/nsnet",
   lock: "/run/user/1000/nsnet/rootless-netns.lock",
   dir: DIR,
   netns: "/run/user/1000/netns/rootless-netns-x",

@@ -631,6 +631,7 @@ function makeInfo(
     helperBinary: options.binary,
     helperPid: started.pid,
     netnsPath: paths.netns,
+    staticDir: paths.staticDir,
     interface: TAP_NAME,
     cidr: options.addresses.cidr,
     address: options.addresses.guest,

@@ -24,6 +24,8 @@ export interface RootlessInfo {
   helperPid: number;
   /** The namespace file. */
   netnsPath: string;
+  /** The static dir its name was made from (S1); absent in older records. */
+  staticDir?: string;
   /** The interface inside. */
   interface: string;
   /** The subnet inside. */
@@ -50,6 +52,8 @@ export interface RootlessInfo {
 
 /** Where a rootless namespace's pieces live. */
 export interface RootlessPaths {
+  /** The static dir the namespace is named after (S1). */
+  staticDir: string;
   /** `<state>/rootless-netns.lock`. */
   lock: string;
   /** `<state>/rootless-netns/` (0700). */
@@ -94,10 +98,16 @@ export function rootlessPaths(
 ): RootlessPaths {
   const state = rootlessStateDir();
   const dir = `${state}/rootless-netns`;
+  let netns: string | undefined;
   return {
+    staticDir,
     lock: `${state}/rootless-netns.lock`,
     dir,
-    netns: `${nsRunDir()}/${rootlessNetNSName(staticDir)}`,
+    // Worked out when first asked for: hashing is a good part of a warm
+    // exec's own time, and info.json records the answer.
+    get netns(): string {
+      return netns ??= `${nsRunDir()}/${rootlessNetNSName(staticDir)}`;
+    },
     pidFile: (helper) => `${dir}/rootless-netns-${helper}.pid`,
     refCount: `${dir}/ref-count`,
     pinned: `${dir}/pinned`,

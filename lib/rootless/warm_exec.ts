@@ -60,7 +60,6 @@ export async function warmRootlessExec(
   } catch {
     return undefined; // let the full path report it
   }
-  const nsFromPause = `/proc/${pause}/root${paths.netns}`;
   let holder = 0;
   const lock = new FileLock(paths.lock);
   try {
@@ -69,6 +68,13 @@ export async function warmRootlessExec(
     return undefined;
   }
   try {
+    const info = readInfo(paths);
+    if (info === undefined) return undefined;
+    // The record names the namespace of its static dir: no hashing needed.
+    const netnsPath = info.staticDir === paths.staticDir
+      ? info.netnsPath
+      : paths.netns;
+    const nsFromPause = `/proc/${pause}/root${netnsPath}`;
     try {
       // nsfs has one device: a namespace file bears the device of our own.
       const nsfs = Deno.statSync("/proc/self/ns/net").dev;
@@ -76,12 +82,10 @@ export async function warmRootlessExec(
     } catch {
       return undefined;
     }
-    const info = readInfo(paths);
-    if (info === undefined) return undefined;
     if (
       !isHelperProcess(info.helperPid, {
         program: info.helper,
-        netnsPath: paths.netns,
+        netnsPath,
       })
     ) {
       return undefined;
