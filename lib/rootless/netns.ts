@@ -22,11 +22,7 @@ import { writeResolvConf } from "../resolv_conf/files.ts";
 import { isRootless } from "./detect.ts";
 import { enteringPause, enterThroughPause, seenFromHere } from "./entry.ts";
 import { runOnThrowawayThread } from "./thread_run.ts";
-import {
-  createNamespaceFile,
-  namespaceFileState,
-  removeNamespaceFile,
-} from "./netns_file.ts";
+import { createNamespaceFile, removeNamespaceFile } from "./netns_file.ts";
 import { insideMountPlan, type MountStep, spawnInside } from "./inside.ts";
 import { bindLibcSymbols } from "../../ffi/libc.ts";
 import {
@@ -56,6 +52,7 @@ import {
 import {
   adjustRefCount,
   holderPidFile,
+  namespaceFileState,
   readCount,
   readInfo,
   type RootlessInfo,
@@ -393,54 +390,48 @@ async function openOrCreate(
   pause?: Promise<number>,
 ): Promise<RootlessNetNS> {
   let previous = readInfo(paths);
-  // Nothing recorded: the namespace is to be made (or mended from scratch).
-  // Its files need no user namespace, so they are written while the pause
-  // process starts.
+  const hadDir = pathExists(paths.dir);
   let early: Promise<void> | undefined;
   let plan: MountStep[] | undefined;
-  if (pause !== undefined) {
-    const hadDir = pathExists(paths.dir);
-    if (previous === undefined && options.create) {
-      makeLayout(paths);
-      early = ensureResolvConf(paths, resolved, true);
-      early.catch(() => {}); // reported below
-      plan = insideMountPlan(paths);
-      if (resolved.helper === "slirp4netns") {
-        slirp4netnsFeatures(resolved.binary);
-      }
-      bindLibcSymbols(MAKING_SYMBOLS);
-    }
-    try {
-      enterThroughPause(await pause);
-    } catch (error) {
-      // No user namespace, no namespace: what was written for it goes.
-      await early?.catch(() => {});
-      if (!hadDir) Deno.removeSync(paths.dir, { recursive: true });
-      throw error;
-    }
-    previous = readInfo(paths);
-  }
-  const state = namespaceFileState(paths.netns);
-  if (state === "stale") {
-    warn(
-      `${paths.netns} holds no namespace (left from a reboot or crash); making it anew`,
-    );
-    removeNamespaceFile(paths.netns);
-  }
-  const exists = state === "present";
-  if (!exists && !options.create) {
-    throw new NsnetError("the rootless network namespace does not exist", {
-      hint:
-        "start it with `nsnet rootless up`, or let `nsnet rootless exec` make it",
-    });
-  }
-  // Restart a dead helper with the options it was first started with.
-  const effective = previous && exists
-    ? resolveHelperOptions({ ...previous.options })
-    : resolved;
+  let effective = resolved;
   let madeNamespace = false;
   let started: StartedHelper | undefined;
   try {
+    if (pause !== undefined) {
+      // Nothing recorded: the namespace is to be made (or mended from
+      // scratch). Its files need no user namespace, so they are written
+      // while the pause process starts.
+      if (previous === undefined && options.create) {
+        makeLayout(paths);
+        early = ensureResolvConf(paths, resolved, true);
+        early.catch(() => {}); // reported below
+        plan = insideMountPlan(paths);
+        if (resolved.helper === "slirp4netns") {
+          slirp4netnsFeatures(resolved.binary);
+        }
+        bindLibcSymbols(MAKING_SYMBOLS);
+      }
+      enterThroughPause(await pause);
+      previous = readInfo(paths);
+    }
+    const state = namespaceFileState(paths.netns);
+    if (state === "stale") {
+      warn(
+        `${paths.netns} holds no namespace (left from a reboot or crash); making it anew`,
+      );
+      removeNamespaceFile(paths.netns);
+    }
+    const exists = state === "present";
+    if (!exists && !options.create) {
+      throw new NsnetError("the rootless network namespace does not exist", {
+        hint:
+          "start it with `nsnet rootless up`, or let `nsnet rootless exec` make it",
+      });
+    }
+    // Restart a dead helper with the options it was first started with.
+    if (previous && exists) {
+      effective = resolveHelperOptions({ ...previous.options });
+    }
     makeLayout(paths);
     // The resolv.conf is written while the namespace is being made.
     const [made, written] = await Promise.allSettled([
@@ -520,13 +511,20 @@ async function openOrCreate(
     }
     return new RootlessNetNS(paths, info, lock);
   } catch (error) {
+    await early?.catch(() => {});
     if (madeNamespace) {
       await teardown(paths, effective.helper, started?.pid);
-    } else if (started !== undefined) {
-      await stopHelper(started.pid, {
-        program: effective.helper,
-        netnsPath: paths.netns,
-      });
+    } else {
+      if (started !== undefined) {
+        await stopHelper(started.pid, {
+          program: effective.helper,
+          netnsPath: paths.netns,
+        });
+      }
+      // No namespace was made: the state written for it goes too.
+      if (!hadDir) {
+        await Deno.remove(paths.dir, { recursive: true }).catch(() => {});
+      }
     }
     throw error;
   }

@@ -1,7 +1,7 @@
 /**
  * The rootless namespace's file, from inside nsnet's user namespace or from
- * outside it through the pause process (see `entry.ts`): whether it holds a
- * namespace, making one on it, and removing it.
+ * outside it through the pause process (see `entry.ts`): making a namespace
+ * on it, and removing it. Whether it holds one is in `state.ts`.
  *
  * @module
  */
@@ -10,27 +10,7 @@ import { NsnetError } from "../errors.ts";
 import { debug } from "../log.ts";
 import { newNSWithName } from "../netns/create.ts";
 import { unmountNS } from "../netns/teardown.ts";
-import { enteringPause, inUserNS, seenFromHere } from "./entry.ts";
-
-/** What is at a namespace file's path. */
-export type NamespaceFileState = "present" | "missing" | "stale";
-
-/**
- * Whether `path` holds a network namespace ("present"), does not exist
- * ("missing"), or is a file that holds none ("stale": left by a reboot or a
- * crash). nsfs has one device, so a namespace file bears the device of our
- * own network namespace's file.
- */
-export function namespaceFileState(path: string): NamespaceFileState {
-  let dev: number;
-  try {
-    dev = Deno.statSync(seenFromHere(path)).dev;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return "missing";
-    throw error;
-  }
-  return dev === Deno.statSync("/proc/self/ns/net").dev ? "present" : "stale";
-}
+import { enteringPause, inUserNS } from "./entry.ts";
 
 /** Makes a network namespace and binds it at `path`, which must not exist. */
 export async function createNamespaceFile(path: string): Promise<void> {

@@ -23,13 +23,12 @@
 
 import { close, O, openPath } from "../../ffi/syscalls.ts";
 import { getEnv } from "../env.ts";
-import { NsnetError } from "../errors.ts";
+import { NsnetError, SyscallError } from "../errors.ts";
 
 const WORKER_SOURCE = `
 const lib = Deno.dlopen(LIBC, {
   setns: { parameters: ["i32", "i32"], result: "i32" },
   unshare: { parameters: ["i32"], result: "i32" },
-  strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
   memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
 });
@@ -39,21 +38,21 @@ const errno = () => {
   lib.symbols.memcpy(cell, lib.symbols.__errno_location(), 4n);
   return cell[0];
 };
-const step = (what, result) => {
-  if (result !== 0) throw new Error(what + " failed: errno " + errno());
-};
 self.onmessage = async (event) => {
   const { netFd, mntFd, source, args } = event.data;
-  try {
-    step("setns(network)", lib.symbols.setns(netFd, CLONE_NEWNET));
+  const steps = [
+    ["setns", "network namespace", () => lib.symbols.setns(netFd, CLONE_NEWNET)],
     // A thread sharing its filesystem context cannot change mount namespace.
-    step("unshare(CLONE_FS)", lib.symbols.unshare(CLONE_FS));
-    step("setns(mount)", lib.symbols.setns(mntFd, CLONE_NEWNS));
+    ["unshare", "CLONE_FS", () => lib.symbols.unshare(CLONE_FS)],
+    ["setns", "mount namespace", () => lib.symbols.setns(mntFd, CLONE_NEWNS)],
     // A private copy: what the function mounts stays its own.
-    step("unshare(CLONE_NEWNS)", lib.symbols.unshare(CLONE_NEWNS));
-  } catch (error) {
-    self.postMessage({ ok: false, entering: true, message: error.message });
-    return;
+    ["unshare", "CLONE_NEWNS", () => lib.symbols.unshare(CLONE_NEWNS)],
+  ];
+  for (const [call, subject, run] of steps) {
+    if (run() !== 0) {
+      self.postMessage({ ok: false, entering: { call, subject, errno: errno() } });
+      return;
+    }
   }
   try {
     const fn = (0, eval)("(" + source + ")");
@@ -86,7 +85,7 @@ export class ThreadRunError extends NsnetError {
 
 interface Answer {
   ok: boolean;
-  entering?: boolean;
+  entering?: { call: string; subject: string; errno: number };
   value?: unknown;
   name?: string;
   message?: string;
@@ -134,13 +133,11 @@ export async function runOnThrowawayThread<A extends unknown[], R>(
     });
     if (answer.ok) return answer.value as Awaited<R>;
     if (answer.entering) {
-      throw new NsnetError(
-        `cannot enter the rootless namespace on a thread: ${answer.message}`,
-        {
-          hint:
-            "run() works inside nsnet's user namespace (`nsnet unshare`); from outside use spawn()",
-        },
-      );
+      const { call, subject, errno } = answer.entering;
+      throw new SyscallError(call, errno, subject, {
+        hint:
+          "run() works inside nsnet's user namespace (`nsnet unshare`); from outside use spawn()",
+      });
     }
     throw new ThreadRunError(
       answer.name ?? "Error",

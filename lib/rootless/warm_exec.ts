@@ -21,10 +21,12 @@ import { isHelperProcess } from "./helper_process.ts";
 import { isHolderProcess, netnsLink, spawnInHolder } from "./holder.ts";
 import {
   adjustRefCount,
+  namespaceFileState,
   readInfo,
   readRefCount,
   rootlessPaths,
 } from "./state.ts";
+import { enterThroughPause, seenFromHere } from "./entry.ts";
 import { livePause } from "./userns.ts";
 
 /** The command of `rootless exec -- CMD…` when nothing else is on the line, else undefined. */
@@ -54,6 +56,7 @@ export async function warmRootlessExec(
 ): Promise<number | undefined> {
   const pause = livePause();
   if (pause === undefined) return undefined;
+  enterThroughPause(pause);
   let paths;
   try {
     paths = rootlessPaths();
@@ -74,14 +77,7 @@ export async function warmRootlessExec(
     const netnsPath = info.staticDir === paths.staticDir
       ? info.netnsPath
       : paths.netns;
-    const nsFromPause = `/proc/${pause}/root${netnsPath}`;
-    try {
-      // nsfs has one device: a namespace file bears the device of our own.
-      const nsfs = Deno.statSync("/proc/self/ns/net").dev;
-      if (Deno.statSync(nsFromPause).dev !== nsfs) return undefined;
-    } catch {
-      return undefined;
-    }
+    if (namespaceFileState(netnsPath) !== "present") return undefined;
     if (
       !isHelperProcess(info.helperPid, {
         program: info.helper,
@@ -90,7 +86,8 @@ export async function warmRootlessExec(
     ) {
       return undefined;
     }
-    if (!isHolderProcess(info.holderPid, netnsLink(nsFromPause))) {
+    const netns = netnsLink(seenFromHere(netnsPath));
+    if (!isHolderProcess(info.holderPid, netns)) {
       return undefined;
     }
     holder = info.holderPid!;
