@@ -17,6 +17,12 @@ export interface RootlessEnv {
   runtimeDir: string;
   /** The bundled CLI (`deno bundle` of cli.ts: no npm cache needed by the user). */
   cli: string;
+  /**
+   * The bundled test-only entry `tests/_fixtures/fault_cli.ts` (the CLI with
+   * faults read from `NSNET_FAULT`), in its own directory so that the
+   * production bundle holds no fault read.
+   */
+  faultCli: string;
   /** A Deno binary the user may execute. */
   deno: string;
 }
@@ -61,11 +67,22 @@ export function rootlessEnv(): RootlessEnv {
     Deno.chmodSync(`${deno}.new`, 0o755);
     Deno.renameSync(`${deno}.new`, deno);
   }
-  // Split so that the warm path loads no more than it needs, as the compiled binary does.
-  const bundleDir = `${WORK}/nsnet`;
-  const cliSource = new URL("../cli.ts", import.meta.url).pathname;
+  const cli = bundle(`${WORK}/nsnet`, "../cli.ts");
+  const faultCli = bundle(`${WORK}/nsnet-fault`, "./_fixtures/fault_cli.ts");
+  const home = run("sh", "-c", `getent passwd ${TEST_USER} | cut -d: -f6`);
+  prepared = { uid, gid, home, runtimeDir, cli, faultCli, deno };
+  return prepared;
+}
+
+/**
+ * Bundles the entry `source` (relative to this file) into `dir`, readable by
+ * the test user, and returns the bundled entry's path. Split so that the warm
+ * path loads no more than it needs, as the compiled binary does.
+ */
+function bundle(dir: string, source: string): string {
+  const entry = new URL(source, import.meta.url).pathname;
   try {
-    Deno.removeSync(bundleDir, { recursive: true });
+    Deno.removeSync(dir, { recursive: true });
   } catch { /* first run */ }
   run(
     Deno.execPath(),
@@ -75,17 +92,14 @@ export function rootlessEnv(): RootlessEnv {
     "deno",
     "--code-splitting",
     "--outdir",
-    bundleDir,
-    cliSource,
+    dir,
+    entry,
   );
-  Deno.chmodSync(bundleDir, 0o755);
-  for (const entry of Deno.readDirSync(bundleDir)) {
-    Deno.chmodSync(`${bundleDir}/${entry.name}`, 0o644);
+  Deno.chmodSync(dir, 0o755);
+  for (const file of Deno.readDirSync(dir)) {
+    Deno.chmodSync(`${dir}/${file.name}`, 0o644);
   }
-  const cli = `${bundleDir}/cli.js`;
-  const home = run("sh", "-c", `getent passwd ${TEST_USER} | cut -d: -f6`);
-  prepared = { uid, gid, home, runtimeDir, cli, deno };
-  return prepared;
+  return `${dir}/${entry.slice(entry.lastIndexOf("/") + 1, -3)}.js`;
 }
 
 /** Result of a command run as the test user. */
@@ -109,6 +123,25 @@ export async function nsnetAsUser(
     env.cli,
     ...args,
   ], extraEnv);
+}
+
+/**
+ * Runs `nsnet ARGS…` as the test user through the bundled test-only entry
+ * that injects `faults` (`step[,step…]`, `crash:step` for a crash point).
+ */
+export async function nsnetAsUserWithFaults(
+  faults: string,
+  args: string[],
+): Promise<UserResult> {
+  const env = rootlessEnv();
+  return await asUser([
+    env.deno,
+    "run",
+    "--allow-all",
+    "--quiet",
+    env.faultCli,
+    ...args,
+  ], { NSNET_FAULT: faults });
 }
 
 /** The environment a login gives the test user, plus `extraEnv` (empty values unset). */

@@ -9,6 +9,7 @@ import {
   asUser,
   cleanupRootless,
   nsnetAsUser,
+  nsnetAsUserWithFaults,
   rootlessEnv,
   type UserResult,
 } from "./_rootless.ts";
@@ -430,9 +431,10 @@ nsTest("nsnet killed in the middle of up: the next up recovers", async () => {
   for (const step of ["rootless-after-netns", "rootless-after-helper"]) {
     await cleanupRootless();
     try {
-      const killed = await nsnetAsUser(["rootless", "up"], {
-        NSNET_FAULT: `crash:${step}`,
-      });
+      const killed = await nsnetAsUserWithFaults(`crash:${step}`, [
+        "rootless",
+        "up",
+      ]);
       assertEquals(killed.code, 137, `${step}: ${killed.stderr}`);
       ok(await nsnetAsUser(["rootless", "up"]), `up after a crash at ${step}`);
       const s = await status();

@@ -3,6 +3,7 @@ import { killOrphans, nsTest } from "./_helpers.ts";
 import {
   cleanupRootless,
   nsnetAsUser,
+  nsnetAsUserWithFaults,
   rootlessEnv,
   spawnNsnetAsUser,
 } from "./_rootless.ts";
@@ -137,15 +138,13 @@ nsTest(
     await cleanupRootless();
     try {
       for (const step of ["sandbox-after-netns", "sandbox-after-configure"]) {
-        const out = await nsnetAsUser([
+        const out = await nsnetAsUserWithFaults(step, [
           "sandbox",
           "create",
           "faulty",
           "--network",
           "slirp4netns",
-        ], {
-          NSNET_FAULT: step,
-        });
+        ]);
         assertEquals(out.code, 1);
         assertStringIncludes(out.stderr, `injected fault at ${step}`);
         assertEquals([recordsOfUser(), namespacesOfUser(), sandboxHelpers()], [
@@ -158,9 +157,11 @@ nsTest(
         (await nsnetAsUser(["sandbox", "create", "faulty"])).code,
         0,
       );
-      const rm = await nsnetAsUser(["sandbox", "rm", "faulty"], {
-        NSNET_FAULT: "sandbox-teardown-backend",
-      });
+      const rm = await nsnetAsUserWithFaults("sandbox-teardown-backend", [
+        "sandbox",
+        "rm",
+        "faulty",
+      ]);
       assertEquals(rm.code, 1);
       assertStringIncludes(
         rm.stderr,

@@ -6,6 +6,7 @@ import {
 } from "./_assert.ts";
 import { killOrphans, nsnet, nsTest, run, succeeds } from "./_helpers.ts";
 import { findInPath } from "../lib/rootless/helper_options.ts";
+import { FAULT_CLI, FAULT_ENV } from "./_fixtures/fault_cli.ts";
 
 const STATE = "/run/nsnet/sandboxes";
 
@@ -252,10 +253,10 @@ async function runWithFault(
       "run",
       "--allow-all",
       "--quiet",
-      new URL("../cli.ts", import.meta.url).pathname,
+      FAULT_CLI,
       ...args,
     ],
-    env: { NSNET_FAULT: step, NO_COLOR: "1" },
+    env: { [FAULT_ENV]: step, NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
