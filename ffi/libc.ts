@@ -112,6 +112,12 @@ function bind(table: Libc, names: readonly SymbolName[]): void {
   try {
     lib = Deno.dlopen(libcPath(), subset);
   } catch (cause) {
+    // Deno's own permission errors say which flag is missing: they pass
+    // through untouched, so that callers can catch them by kind.
+    if (
+      cause instanceof Deno.errors.PermissionDenied ||
+      cause instanceof Deno.errors.NotCapable
+    ) throw cause;
     throw new Error(
       `cannot load libc (${libcPath()}): run with --allow-ffi, or set NSNET_LIBC to libc's absolute path`,
       { cause },

@@ -12,7 +12,6 @@ import {
 import { nsTest } from "./_helpers.ts";
 import {
   CniConfigError,
-  CniNetworkNotFoundError,
   CniPluginNotFoundError,
   findPlugin,
   findPlugins,
@@ -24,7 +23,7 @@ import {
   resolveCniPath,
   toPortMapEntries,
 } from "../lib/cni/mod.ts";
-import { InvalidArgumentError } from "../lib/errors.ts";
+import { InvalidArgumentError, NetworkNotFoundError } from "../lib/errors.ts";
 
 const LIST = {
   cniVersion: "1.0.0",
@@ -137,7 +136,7 @@ nsTest(
       );
       const missing = assertThrows(
         () => loadNetworkList("nope", dir),
-        CniNetworkNotFoundError,
+        NetworkNotFoundError,
         '"nope"',
       );
       assertStringIncludes(missing.hint ?? "", "net1");
@@ -151,7 +150,7 @@ nsTest(
       assertEquals(listNetworkLists(`${dir}/absent`), []);
       assertThrows(
         () => loadNetworkList("x", `${dir}/absent`),
-        CniNetworkNotFoundError,
+        NetworkNotFoundError,
       );
     } finally {
       Deno.removeSync(dir, { recursive: true });

@@ -18,7 +18,6 @@ import {
   cniCachePath,
   cniCheck,
   cniDel,
-  CniNetworkNotFoundError,
   CniPluginError,
   CniPluginNotFoundError,
   type CniSpawner,
@@ -27,7 +26,11 @@ import {
   execPlugin,
   readCniCache,
 } from "../lib/cni/mod.ts";
-import { NamespaceNotFoundError, NsnetError } from "../lib/errors.ts";
+import {
+  NamespaceNotFoundError,
+  NetworkNotFoundError,
+  NsnetError,
+} from "../lib/errors.ts";
 
 interface Fake {
   /** What ADD prints (default: a result naming the plugin). */
@@ -431,7 +434,7 @@ nsTest(
     // Nothing cached and no list: the network is unknown.
     await assertRejects(
       () => cniDel(undefined, "ctr4", "gone", sb.options),
-      CniNetworkNotFoundError,
+      NetworkNotFoundError,
     );
   },
 );
@@ -446,11 +449,11 @@ nsTest(
     await withNamespaces(1, async ([ns]) => {
       await assertRejects(
         () => cniAdd(ns!.path, "c", "nonet", sb.options),
-        CniNetworkNotFoundError,
+        NetworkNotFoundError,
       );
       assertThrows(
         () => cniValidate("nonet", sb.options),
-        CniNetworkNotFoundError,
+        NetworkNotFoundError,
       );
       assertThrows(
         () => cniValidate("nobin", sb.options),

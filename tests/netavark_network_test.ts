@@ -9,9 +9,9 @@ import {
   listPodmanNetworks,
   parsePodmanNetwork,
   PODMAN_DEFAULT_NETWORK,
-  PodmanNetworkNotFoundError,
   validatePodmanNetwork,
 } from "../lib/netavark/mod.ts";
+import { NetworkNotFoundError } from "../lib/errors.ts";
 
 /** A file as `podman network create --subnet 10.124.3.0/24 --ipv6 …` (4.3) writes it. */
 const WRITTEN_BY_PODMAN = `{
@@ -120,7 +120,7 @@ nsTest(
       assertEquals(getPodmanNetwork("podman", { dir }), PODMAN_DEFAULT_NETWORK);
       assertThrows(
         () => getPodmanNetwork("nosuch", { dir }),
-        PodmanNetworkNotFoundError,
+        NetworkNotFoundError,
         `no Podman network named "nosuch" in ${dir}`,
       );
       // A podman.json replaces the built-in default.

@@ -8,7 +8,11 @@
  */
 
 import { getEnv } from "../env.ts";
-import { InvalidArgumentError, NsnetError } from "../errors.ts";
+import {
+  InvalidArgumentError,
+  NetworkNotFoundError,
+  NsnetError,
+} from "../errors.ts";
 import { writeFileAtomicSync } from "../fs.ts";
 import { validateLinkName } from "../netlink/link.ts";
 import { isRootless } from "../rootless/detect.ts";
@@ -40,20 +44,11 @@ export const DEFAULT_NETWORK: Readonly<NetworkConfig> = Object.freeze({
   gateway: "10.89.0.1",
 });
 
-/** A network that does not exist. */
-export class NetworkNotFoundError extends NsnetError {
-  /** The name asked for. */
-  readonly network: string;
-
-  /** Makes the error for network `name`. */
-  constructor(name: string) {
-    super(`no network named ${JSON.stringify(name)}`, {
-      hint: "see `nsnet network ls`, or create it with `nsnet network create`",
-    });
-    this.name = "NetworkNotFoundError";
-    this.network = name;
-  }
-}
+/**
+ * A network that does not exist: the one class every backend raises (here
+ * with `backend: "builtin"`), re-exported where the bridge networks live.
+ */
+export { NetworkNotFoundError } from "../errors.ts";
 
 /** A network name, bridge or subnet that is already taken. */
 export class NetworkExistsError extends NsnetError {

@@ -7,7 +7,7 @@
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { waitForwardingSignals } from "../child.ts";
-import { NsnetError } from "../errors.ts";
+import { NsnetError, SandboxNotFoundError } from "../errors.ts";
 import { getNS } from "../netns/netns.ts";
 import { netIO } from "../stats.ts";
 import {
@@ -43,9 +43,7 @@ function collect(value: string, previous: string[] = []): string[] {
 function requireRecord(name: string): SandboxRecord {
   const record = readRecord(name);
   if (record === undefined) {
-    throw new NsnetError(`no sandbox named ${name}`, {
-      hint: "see `nsnet sandbox ls`",
-    });
+    throw new SandboxNotFoundError(name);
   }
   return record;
 }

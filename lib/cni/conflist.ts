@@ -11,13 +11,10 @@
  */
 
 import { getEnv } from "../env.ts";
+import { NetworkNotFoundError } from "../errors.ts";
 import { warn } from "../log.ts";
 import { isRootless } from "../rootless/detect.ts";
-import {
-  CniConfigError,
-  CniNetworkNotFoundError,
-  CniPluginNotFoundError,
-} from "./errors.ts";
+import { CniConfigError, CniPluginNotFoundError } from "./errors.ts";
 
 /** One plugin's config: its `type` plus whatever the plugin reads. */
 export interface CniPluginConfig {
@@ -274,7 +271,7 @@ export function listNetworkLists(
 /**
  * The network list named `name` in `confDir`. A file claiming that name but
  * failing validation raises its {@linkcode CniConfigError}; no such file
- * raises {@linkcode CniNetworkNotFoundError} naming the networks there.
+ * raises {@linkcode NetworkNotFoundError} naming the networks there.
  */
 export function loadNetworkList(
   name: string,
@@ -287,7 +284,14 @@ export function loadNetworkList(
   const known = [
     ...new Set(files.map(claimedName).filter((n) => n !== undefined)),
   ];
-  throw new CniNetworkNotFoundError(name, confDir, known);
+  throw new NetworkNotFoundError(name, {
+    backend: "cni",
+    dir: confDir,
+    message: `no CNI network ${JSON.stringify(name)} in ${confDir}`,
+    hint: known.length > 0
+      ? `networks there: ${known.join(", ")}`
+      : `put a ${name}.conflist in ${confDir}`,
+  });
 }
 
 /** The binary of plugin `type`: the first executable file of that name in `cniPath`. */

@@ -1,7 +1,8 @@
 /**
  * The errors of the CNI backend: a network list that does not validate, a
- * network or plugin binary that is not there, and a plugin that failed with
- * the specification's error object.
+ * plugin binary that is not there, and a plugin that failed with the
+ * specification's error object. A network that is not there is the
+ * `NetworkNotFoundError` every backend raises (`backend: "cni"`).
  *
  * @module
  */
@@ -22,26 +23,6 @@ export class CniConfigError extends NsnetError {
     });
     this.name = "CniConfigError";
     this.source = source;
-  }
-}
-
-/** No network list of that name in the config dir. */
-export class CniNetworkNotFoundError extends NsnetError {
-  /** The network asked for. */
-  readonly network: string;
-  /** The directory searched. */
-  readonly confDir: string;
-
-  /** Makes the error; `known` are the names that do exist. */
-  constructor(network: string, confDir: string, known: readonly string[]) {
-    super(`no CNI network ${JSON.stringify(network)} in ${confDir}`, {
-      hint: known.length > 0
-        ? `networks there: ${known.join(", ")}`
-        : `put a ${network}.conflist in ${confDir}`,
-    });
-    this.name = "CniNetworkNotFoundError";
-    this.network = network;
-    this.confDir = confDir;
   }
 }
 

@@ -19,7 +19,11 @@
  * @module
  */
 
-import { InvalidArgumentError, NsnetError } from "../errors.ts";
+import {
+  InvalidArgumentError,
+  NetworkNotFoundError,
+  NsnetError,
+} from "../errors.ts";
 import type { StatusBlock } from "../inspect.ts";
 import { warn } from "../log.ts";
 import { getNS } from "../netns/netns.ts";
@@ -41,7 +45,6 @@ import {
   parseNetworkList,
   resolveCniPath,
 } from "./conflist.ts";
-import { CniNetworkNotFoundError } from "./errors.ts";
 import { type CniCommand, type CniSpawner, execPlugin } from "./exec.ts";
 import { type CniResult, cniResultToStatus, parseCniResult } from "./result.ts";
 
@@ -353,7 +356,7 @@ function planFromCache(
   try {
     list = loadNetworkList(networkName, options.confDir ?? defaultCniConfDir());
   } catch (error) {
-    if (!(error instanceof CniNetworkNotFoundError) || cached === undefined) {
+    if (!(error instanceof NetworkNotFoundError) || cached === undefined) {
       throw error;
     }
     list = parseNetworkList(

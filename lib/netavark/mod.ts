@@ -15,7 +15,6 @@ export {
   PODMAN_DEFAULT_NETWORK,
   PODMAN_DEFAULT_NETWORK_NAME,
   type PodmanNetwork,
-  PodmanNetworkNotFoundError,
   type PodmanNetworkStoreOptions,
   type PodmanSubnet,
   validatePodmanNetwork,

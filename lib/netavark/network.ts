@@ -9,7 +9,7 @@
  */
 
 import { getEnv } from "../env.ts";
-import { InvalidArgumentError, NsnetError } from "../errors.ts";
+import { InvalidArgumentError, NetworkNotFoundError } from "../errors.ts";
 import { parseIP, tryParseIP } from "../netlink/ip_address.ts";
 import { isRootless } from "../rootless/detect.ts";
 
@@ -66,22 +66,6 @@ export const PODMAN_DEFAULT_NETWORK: Readonly<PodmanNetwork> = Object.freeze({
   "dns_enabled": false,
   "ipam_options": { driver: "host-local" },
 });
-
-/** A Podman network that does not exist. */
-export class PodmanNetworkNotFoundError extends NsnetError {
-  /** The name asked for. */
-  readonly network: string;
-
-  /** Makes the error for network `name` looked for in `dir`. */
-  constructor(name: string, dir: string) {
-    super(`no Podman network named ${JSON.stringify(name)} in ${dir}`, {
-      hint:
-        "create it with `podman network create`, or give the directory that holds it",
-    });
-    this.name = "PodmanNetworkNotFoundError";
-    this.network = name;
-  }
-}
 
 /** A network definition file that is not a valid Podman network. */
 export class InvalidPodmanNetworkError extends InvalidArgumentError {
@@ -298,7 +282,15 @@ export function getPodmanNetwork(
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   const found = listPodmanNetworks({ dir }).find((n) => n.name === name);
-  if (found === undefined) throw new PodmanNetworkNotFoundError(name, dir);
+  if (found === undefined) {
+    throw new NetworkNotFoundError(name, {
+      backend: "netavark",
+      dir,
+      message: `no Podman network named ${JSON.stringify(name)} in ${dir}`,
+      hint:
+        "create it with `podman network create`, or give the directory that holds it",
+    });
+  }
   return found;
 }
 

@@ -7,7 +7,7 @@
  */
 
 import { errnoDescription, errnoName } from "../../ffi/errno.ts";
-import { NsnetError, type NsnetErrorOptions } from "../errors.ts";
+import { ErrnoError, NsnetError, type NsnetErrorOptions } from "../errors.ts";
 
 /** Bytes that are not a well-formed netlink message. The only error the decoders raise. */
 export class NetlinkDecodeError extends NsnetError {
@@ -23,11 +23,7 @@ export class NetlinkDecodeError extends NsnetError {
 }
 
 /** The kernel refused a request: its errno and, when it gave one, its own words. */
-export class NetlinkError extends NsnetError {
-  /** The errno value (positive). */
-  readonly errno: number;
-  /** The errno's symbolic name, e.g. `EEXIST`. */
-  readonly code: string;
+export class NetlinkError extends ErrnoError {
   /** The kernel's extended-ACK message, e.g. "ipv4: Address already assigned". */
   readonly kernelMessage: string | undefined;
   /** What was asked, e.g. `add address 10.0.0.1/24 to eth0`. */
@@ -42,13 +38,11 @@ export class NetlinkError extends NsnetError {
   ) {
     const code = errnoName(errno);
     const why = kernelMessage ?? errnoDescription(errno);
-    super(`${operation}: ${why} (${code})`, {
+    super(`${operation}: ${why} (${code})`, errno, {
       hint: options.hint ?? hintFor(code),
       cause: options.cause,
     });
     this.name = "NetlinkError";
-    this.errno = errno;
-    this.code = code;
     this.kernelMessage = kernelMessage;
     this.operation = operation;
   }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { NsnetError } from "../errors.ts";
+import { NsnetError, SandboxNotFoundError } from "../errors.ts";
 import { type Forwarder, startForwarder } from "../ports/forwarder.ts";
 import { processAlive, processStartTime } from "../process_identity.ts";
 import { selfCommand } from "../rootless/userns.ts";
@@ -80,7 +80,7 @@ export async function spawnForwarderProcess(
  */
 export async function runForwarderProcess(name: string): Promise<void> {
   const record = readRecord(name);
-  if (record === undefined) throw new NsnetError(`no sandbox named ${name}`);
+  if (record === undefined) throw new SandboxNotFoundError(name);
   const forwarder = await startForwarderFor(record);
   {
     using lock = lockSandbox(name);

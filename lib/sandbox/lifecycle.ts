@@ -8,7 +8,11 @@
  * @module
  */
 
-import { NsnetError } from "../errors.ts";
+import {
+  NsnetError,
+  SandboxExistsError,
+  SandboxNotFoundError,
+} from "../errors.ts";
 import { warn } from "../log.ts";
 import { inspectNetNS, type StatusBlock } from "../inspect.ts";
 import { getLink, setLink } from "../netlink/link.ts";
@@ -122,9 +126,7 @@ export function resolveOwner(name: string): { path: string; owner: string } {
     seen.add(current);
     const record = readRecord(current);
     if (record === undefined) {
-      throw new NsnetError(`no sandbox named ${current}`, {
-        hint: "see `nsnet sandbox ls`",
-      });
+      throw new SandboxNotFoundError(current);
     }
     if (record.mode.kind !== "sandbox") {
       if (record.netnsPath === undefined || record.phase !== "ready") {
@@ -178,10 +180,7 @@ export async function createSandbox(
   const mappings = ports.length > 0 ? preparePortMappings(ports) : [];
   using lock = lockSandbox(name);
   if (readRecord(name) !== undefined) {
-    throw new NsnetError(`a sandbox named ${name} already exists`, {
-      hint:
-        `choose another name, or remove it with \`nsnet sandbox rm ${name}\``,
-    });
+    throw new SandboxExistsError(name);
   }
   const record: SandboxRecord = {
     version: 1,
@@ -427,9 +426,7 @@ export async function removeSandbox(
   const record = readRecord(name);
   if (record === undefined) {
     removeRecord(name); // the lock file just made
-    throw new NsnetError(`no sandbox named ${name}`, {
-      hint: "see `nsnet sandbox ls`",
-    });
+    throw new SandboxNotFoundError(name);
   }
   const sharers = listRecords().filter((r) =>
     r.owner === name && r.name !== name
@@ -458,10 +455,7 @@ export function adoptSandbox(name: string, pid: number): SandboxRecord {
   using lock = lockSandbox(name);
   void lock;
   if (readRecord(name) !== undefined) {
-    throw new NsnetError(`a sandbox named ${name} already exists`, {
-      hint:
-        `choose another name, or remove it with \`nsnet sandbox rm ${name}\``,
-    });
+    throw new SandboxExistsError(name);
   }
   const ns = adoptProcessNetNS(pid);
   try {
@@ -500,9 +494,7 @@ export function inspectSandbox(name: string): {
 } {
   const record = readRecord(name);
   if (record === undefined) {
-    throw new NsnetError(`no sandbox named ${name}`, {
-      hint: "see `nsnet sandbox ls`",
-    });
+    throw new SandboxNotFoundError(name);
   }
   if (record.netnsPath === undefined) {
     throw new NsnetError(
