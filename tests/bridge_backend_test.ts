@@ -27,6 +27,7 @@ import { clearFaults, injectFault } from "../lib/netns/_faults.ts";
 import type { NetNS } from "../lib/netns/netns.ts";
 import { newNS } from "../lib/netns/create.ts";
 import { unmountNS } from "../lib/netns/teardown.ts";
+import { nameOf } from "./_fixtures/netns.ts";
 
 const NET_A: NetworkConfig = {
   name: "testa",
@@ -40,10 +41,6 @@ const NET_B: NetworkConfig = {
   subnet: "10.123.2.0/24",
   gateway: "10.123.2.1",
 };
-
-function nameOf(ns: NetNS): string {
-  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
-}
 
 function linkNames(ns: NetNS): string[] {
   const links = JSON.parse(run("ip", "-n", nameOf(ns), "-j", "link", "show"));

@@ -12,6 +12,7 @@ import {
   releaseAddress,
 } from "../lib/bridge/ipam.ts";
 import type { NetworkConfig } from "../lib/bridge/network.ts";
+import { withDir } from "./_fixtures/dirs.ts";
 
 const NET: NetworkConfig = {
   name: "ipamtest",
@@ -21,17 +22,6 @@ const NET: NetworkConfig = {
 };
 
 const IPAM_URL = new URL("../lib/bridge/ipam.ts", import.meta.url).href;
-
-async function withDir(
-  fn: (dir: string) => Promise<void> | void,
-): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "nsnet-ipam-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
 
 nsTest(
   "Ipam: round-robin from the first host, skipping the gateway",

@@ -16,15 +16,7 @@ import {
   validateNetwork,
 } from "../lib/bridge/network.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
-
-function withDir(fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "nsnet-networks-test-" });
-  try {
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+import { withDir } from "./_fixtures/dirs.ts";
 
 nsTest("getNetwork: the default network without any file", () => {
   withDir((dir) => {

@@ -28,6 +28,7 @@ import {
 } from "../lib/cni/mod.ts";
 import { inspectNetNS } from "../lib/inspect.ts";
 import type { NetNS } from "../lib/netns/netns.ts";
+import { readAll } from "./_fixtures/tcp.ts";
 
 const PLUGINS = "/usr/lib/cni";
 const HAVE =
@@ -234,19 +235,6 @@ function freePort(): number {
   const port = listener.addr.port;
   listener.close();
   return port;
-}
-
-async function readAll(conn: Deno.Conn): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(1024);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-  }
-  return new TextDecoder().decode(
-    new Uint8Array(chunks.flatMap((c) => [...c])),
-  );
 }
 
 nsTest(

@@ -3,36 +3,14 @@
  */
 import { assertEquals } from "./_assert.ts";
 import { nsTest, run, withNamespaces } from "./_helpers.ts";
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { inspectCommand } from "../lib/cli/inspect.ts";
 import { inspectNetNS } from "../lib/inspect.ts";
 import type { NetNS } from "../lib/netns/netns.ts";
-
-function nameOf(ns: NetNS): string {
-  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
-}
+import { nameOf } from "./_fixtures/netns.ts";
+import { cli } from "./_fixtures/cli.ts";
 
 function ip(ns: NetNS, ...args: string[]): string {
   return run("ip", "-n", nameOf(ns), ...args);
-}
-
-/** Runs one nsnet command in-process and returns what it printed. */
-async function cli(
-  command: CommandUnknownOpts,
-  ...args: string[]
-): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...parts: unknown[]): void => {
-    lines.push(parts.map(String).join(" "));
-  };
-  try {
-    const program = new Command("nsnet").exitOverride().addCommand(command);
-    await program.parseAsync(args, { from: "user" });
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
 }
 
 nsTest(

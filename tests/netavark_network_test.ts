@@ -12,6 +12,7 @@ import {
   validatePodmanNetwork,
 } from "../lib/netavark/mod.ts";
 import { NetworkNotFoundError } from "../lib/errors.ts";
+import { withDir } from "./_fixtures/dirs.ts";
 
 /** A file as `podman network create --subnet 10.124.3.0/24 --ipv6 …` (4.3) writes it. */
 const WRITTEN_BY_PODMAN = `{
@@ -38,15 +39,6 @@ const WRITTEN_BY_PODMAN = `{
      }
 }
 `;
-
-function withDir(fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "nsnet-podman-networks-" });
-  try {
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
 
 nsTest("podman network: a file Podman wrote is read as it is", () => {
   const network = parsePodmanNetwork(WRITTEN_BY_PODMAN, "navt-written.json");

@@ -8,18 +8,8 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { addrCommand } from "../lib/cli/addr.ts";
 import { linkCommand } from "../lib/cli/link.ts";
 import { routeCommand } from "../lib/cli/route.ts";
-import type { NetNS } from "../lib/netns/netns.ts";
 import { LinkNotFoundError, NetlinkError } from "../lib/netlink/mod.ts";
-
-function nameOf(ns: NetNS): string {
-  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
-}
-
-type Json = Record<string, unknown>;
-
-function ipJson(ns: NetNS, ...args: string[]): Json[] {
-  return JSON.parse(run("ip", "-n", nameOf(ns), "-j", ...args) || "[]");
-}
+import { ipJson, type Json, nameOf } from "./_fixtures/netns.ts";
 
 /** Runs `nsnet ARGS…` in-process with the netlink commands and returns what it printed. */
 async function nsnet(...args: string[]): Promise<string> {

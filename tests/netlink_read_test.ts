@@ -21,16 +21,9 @@ import {
   scopeName,
   tableName,
 } from "../lib/netlink/mod.ts";
+import { ipJson, type Json, nameOf } from "./_fixtures/netns.ts";
 
 /** Runs `fn` with `count` fresh namespaces, removed afterwards whatever happens. */
-
-function nameOf(ns: NetNS): string {
-  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
-}
-
-function ipJson(ns: NetNS, ...args: string[]): Record<string, unknown>[] {
-  return JSON.parse(run("ip", "-n", nameOf(ns), "-j", ...args) || "[]");
-}
 
 /** A namespace with a veth (peer in `other`), a bridge with a port, an ifb, addresses and routes. */
 function populate(ns: NetNS, other: NetNS): void {
@@ -107,8 +100,6 @@ const TX_KEYS: Record<string, keyof LinkStats> = {
   "heartbeat_errors": "txHeartbeatErrors",
   compressed: "txCompressed",
 };
-
-type Json = Record<string, unknown>;
 
 function checkStats(name: string, before: Json, after: Json, ours: Link): void {
   const stats = ours.stats;

@@ -23,6 +23,7 @@ import {
   RTM,
   SIZE,
 } from "../lib/netlink/mod.ts";
+import { nameOf } from "./_fixtures/netns.ts";
 
 async function withNamespace(
   fn: (ns: NetNS) => void | Promise<void>,
@@ -33,10 +34,6 @@ async function withNamespace(
   } finally {
     unmountNS(ns);
   }
-}
-
-function nameOf(ns: NetNS): string {
-  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
 }
 
 /** Adds and removes one address in a loop in `ns` until the returned function is called. */

@@ -4,7 +4,7 @@
  * made for the test.
  */
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { nsTest, run, withNamespaces } from "./_helpers.ts";
+import { nsTest, withNamespaces } from "./_helpers.ts";
 import type { NetNS } from "../lib/netns/netns.ts";
 import {
   addAddress,
@@ -25,16 +25,7 @@ import {
   replaceRoute,
   setLink,
 } from "../lib/netlink/mod.ts";
-
-function nameOf(ns: NetNS): string {
-  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
-}
-
-type Json = Record<string, unknown>;
-
-function ipJson(ns: NetNS, ...args: string[]): Json[] {
-  return JSON.parse(run("ip", "-n", nameOf(ns), "-j", ...args) || "[]");
-}
+import { ipJson, type Json } from "./_fixtures/netns.ts";
 
 function ipLink(ns: NetNS, name: string): Json | undefined {
   return ipJson(ns, "-d", "link", "show").find((l) => l.ifname === name);

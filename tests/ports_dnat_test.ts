@@ -32,6 +32,7 @@ import {
 } from "../lib/ports/nftables_dnat.ts";
 import { probeHostPorts } from "../lib/ports/probe.ts";
 import type { PortMapping } from "../lib/ports/spec.ts";
+import { ask, tagServer } from "./_fixtures/tcp.ts";
 
 const HAVE_NFT = succeeds("nft", "--version");
 
@@ -82,56 +83,6 @@ function unwire(iface: string): void {
   }
 }
 
-function echoServer(ns: NetNS, address: string, tag: string): {
-  port: number;
-  close: () => Promise<void>;
-} {
-  const listener = ns.run(() => Deno.listen({ hostname: address, port: 0 }));
-  const served = (async () => {
-    for await (const conn of listener) {
-      try {
-        const buffer = new Uint8Array(1024);
-        const n = await conn.read(buffer);
-        await conn.write(
-          new TextEncoder().encode(
-            `${tag}:${new TextDecoder().decode(buffer.subarray(0, n ?? 0))}`,
-          ),
-        );
-      } finally {
-        conn.close();
-      }
-    }
-  })().catch(() => {});
-  return {
-    port: listener.addr.port,
-    async close(): Promise<void> {
-      listener.close();
-      await served;
-    },
-  };
-}
-
-async function ask(
-  hostname: string,
-  port: number,
-  text: string,
-): Promise<string> {
-  const conn = await Deno.connect({ hostname, port });
-  try {
-    await conn.write(new TextEncoder().encode(text));
-    const buffer = new Uint8Array(1024);
-    let answer = "";
-    for (;;) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      answer += new TextDecoder().decode(buffer.subarray(0, n));
-    }
-    return answer;
-  } finally {
-    conn.close();
-  }
-}
-
 function tableName(): string {
   return `nsnet_ports_t${Deno.pid}_${Math.floor(Math.random() * 1e6)}`;
 }
@@ -160,7 +111,7 @@ nsTest(
     const table = tableName();
     await withNamespaces(1, async ([ns]) => {
       const net = wire(ns!, 1);
-      const server = echoServer(ns!, net.sandbox, "sandbox");
+      const server = tagServer(ns!, "sandbox", net.sandbox);
       try {
         const onLoopback = published("127.0.0.1", server.port);
         const everywhere = published(undefined, server.port);
@@ -168,20 +119,20 @@ nsTest(
           table,
         });
         assertEquals(
-          await ask("127.0.0.1", onLoopback.hostPort, "hi"),
+          await ask(onLoopback.hostPort, "hi"),
           "sandbox:hi",
         );
         // Without a host address the port is published on every host address.
         assertEquals(
-          await ask("127.0.0.1", everywhere.hostPort, "all"),
+          await ask(everywhere.hostPort, "all"),
           "sandbox:all",
         );
         assertEquals(
-          await ask(net.host, everywhere.hostPort, "veth"),
+          await ask(everywhere.hostPort, "veth", net.host),
           "sandbox:veth",
         );
         // Bound to 127.0.0.1 only: not on the host's other addresses.
-        await assertRejects(() => ask(net.host, onLoopback.hostPort, "no"));
+        await assertRejects(() => ask(onLoopback.hostPort, "no", net.host));
         assertEquals([...(await readDnatState({ table })).sandboxes.keys()], [
           "web",
         ]);
@@ -189,7 +140,7 @@ nsTest(
         await unpublishPortsDnat("web", { table });
         assert(!succeeds("nft", "list", "table", "ip", table), "table removed");
         await assertRejects(
-          () => ask("127.0.0.1", onLoopback.hostPort, "gone"),
+          () => ask(onLoopback.hostPort, "gone"),
           Deno.errors.ConnectionRefused,
         );
         await unpublishPortsDnat("web", { table });
@@ -210,21 +161,21 @@ nsTest(
     await withNamespaces(2, async ([a, b]) => {
       const netA = wire(a!, 2);
       const netB = wire(b!, 3);
-      const serverA = echoServer(a!, netA.sandbox, "a");
-      const serverB = echoServer(b!, netB.sandbox, "b");
+      const serverA = tagServer(a!, "a", netA.sandbox);
+      const serverB = tagServer(b!, "b", netB.sandbox);
       try {
         const portA = published("127.0.0.1", serverA.port);
         const portB = published("127.0.0.1", serverB.port);
         await publishPortsDnat("a", netA.sandbox, [portA], { table });
         await publishPortsDnat("b", netB.sandbox, [portB], { table });
-        assertEquals(await ask("127.0.0.1", portA.hostPort, "1"), "a:1");
-        assertEquals(await ask("127.0.0.1", portB.hostPort, "2"), "b:2");
+        assertEquals(await ask(portA.hostPort, "1"), "a:1");
+        assertEquals(await ask(portB.hostPort, "2"), "b:2");
 
         // Republishing "a" replaces its rules: old port gone, new port works.
         const portA2 = published("127.0.0.1", serverA.port);
         await publishPortsDnat("a", netA.sandbox, [portA2], { table });
-        assertEquals(await ask("127.0.0.1", portA2.hostPort, "3"), "a:3");
-        await assertRejects(() => ask("127.0.0.1", portA.hostPort, "x"));
+        assertEquals(await ask(portA2.hostPort, "3"), "a:3");
+        await assertRejects(() => ask(portA.hostPort, "x"));
         const state = await readDnatState({ table });
         assertEquals(
           state.sandboxes.get("a")!.length,
@@ -233,7 +184,7 @@ nsTest(
         );
 
         await unpublishPortsDnat("a", { table });
-        assertEquals(await ask("127.0.0.1", portB.hostPort, "4"), "b:4");
+        assertEquals(await ask(portB.hostPort, "4"), "b:4");
         const listing = run("nft", "list", "table", "ip", table);
         assert(!listing.includes("sb_a_"), listing);
         await unpublishPortsDnat("b", { table });

@@ -16,6 +16,7 @@ import { InvalidArgumentError } from "../lib/errors.ts";
 import { PortConflictError } from "../lib/ports/errors.ts";
 import { startForwarder } from "../lib/ports/forwarder.ts";
 import type { PortMapping } from "../lib/ports/spec.ts";
+import { ask, echoServer, readAll } from "./_fixtures/tcp.ts";
 
 function loopbackUp(ns: NetNS): void {
   const sock = NetlinkSocket.open(ns);
@@ -23,77 +24,6 @@ function loopbackUp(ns: NetNS): void {
     setLink(sock, "lo", { up: true });
   } finally {
     sock.close();
-  }
-}
-
-/** An echo server on 127.0.0.1 inside `ns`, answering `prefix + data`. */
-function echoServer(
-  ns: NetNS,
-  prefix = "",
-): { port: number; close: () => Promise<void> } {
-  const listener = ns.run(() =>
-    Deno.listen({ hostname: "127.0.0.1", port: 0 })
-  );
-  const conns = new Set<Deno.Conn>();
-  const served = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      (async () => {
-        const buffer = new Uint8Array(65536);
-        const encoded = new TextEncoder().encode(prefix);
-        try {
-          let first = true;
-          for (;;) {
-            const n = await conn.read(buffer);
-            if (n === null) break;
-            if (first && encoded.length > 0) await conn.write(encoded);
-            first = false;
-            await conn.write(buffer.subarray(0, n));
-          }
-        } catch {
-          // the test closed it
-        } finally {
-          conns.delete(conn);
-          conn.close();
-        }
-      })();
-    }
-  })().catch(() => {});
-  return {
-    port: listener.addr.port,
-    async close(): Promise<void> {
-      listener.close();
-      for (const conn of conns) conn.close();
-      await served;
-    },
-  };
-}
-
-async function readAll(conn: Deno.Conn): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    chunks.push(buffer.slice(0, n));
-  }
-  const total = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    total.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return new TextDecoder().decode(total);
-}
-
-async function ask(port: number, text: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(text));
-    await conn.closeWrite();
-    return await readAll(conn);
-  } finally {
-    conn.close();
   }
 }
 

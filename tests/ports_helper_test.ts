@@ -5,7 +5,6 @@
  */
 import { assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import { nsTest, succeeds, withNamespaces } from "./_helpers.ts";
-import type { NetNS } from "../lib/netns/netns.ts";
 import { InvalidArgumentError, NsnetError } from "../lib/errors.ts";
 import {
   pastaPortArgs,
@@ -15,6 +14,7 @@ import {
 } from "../lib/ports/helper_forwarding.ts";
 import { probeHostPorts } from "../lib/ports/probe.ts";
 import { parsePortSpecs, type PortMapping } from "../lib/ports/spec.ts";
+import { ask, tagServer } from "./_fixtures/tcp.ts";
 
 const HAVE_SLIRP = succeeds("slirp4netns", "--version");
 const HAVE_PASTA = succeeds("pasta", "--version");
@@ -148,53 +148,6 @@ nsTest("pastaPortArgs writes -t/-u specs, joining consecutive ports", () => {
   );
 });
 
-/** A server on 0.0.0.0 inside `ns` that answers `tag:` + what it reads. */
-function echoServer(ns: NetNS, tag: string): {
-  port: number;
-  close: () => Promise<void>;
-} {
-  const listener = ns.run(() => Deno.listen({ hostname: "0.0.0.0", port: 0 }));
-  const served = (async () => {
-    for await (const conn of listener) {
-      try {
-        const buffer = new Uint8Array(1024);
-        const n = await conn.read(buffer);
-        await conn.write(
-          new TextEncoder().encode(
-            `${tag}:${new TextDecoder().decode(buffer.subarray(0, n ?? 0))}`,
-          ),
-        );
-      } finally {
-        conn.close();
-      }
-    }
-  })().catch(() => {});
-  return {
-    port: listener.addr.port,
-    async close(): Promise<void> {
-      listener.close();
-      await served;
-    },
-  };
-}
-
-async function ask(port: number, text: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(text));
-    let answer = "";
-    const buffer = new Uint8Array(1024);
-    for (;;) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      answer += new TextDecoder().decode(buffer.subarray(0, n));
-    }
-    return answer;
-  } finally {
-    conn.close();
-  }
-}
-
 async function waitFor(check: () => boolean | Promise<boolean>): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (await check()) return;
@@ -232,7 +185,7 @@ nsTest(
       let server: { port: number; close: () => Promise<void> } | undefined;
       try {
         await waitFor(() => succeeds("test", "-S", api));
-        server = echoServer(ns!, "slirp");
+        server = tagServer(ns!, "slirp");
         const [mapping] = probeHostPorts([
           {
             protocol: "tcp",
@@ -273,7 +226,7 @@ nsTest(
   "pasta publishes a port on the host's loopback from pastaPortArgs",
   async () => {
     await withNamespaces(1, async ([ns]) => {
-      const server = echoServer(ns!, "pasta");
+      const server = tagServer(ns!, "pasta");
       const mappings = probeHostPorts([
         {
           protocol: "tcp",

@@ -9,26 +9,7 @@ import {
   traceResolvConfPath,
 } from "../lib/resolv_conf/mod.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
-
-/**
- * A tree of files under a root: `"dir/"` keys make directories, values
- * starting with `-> ` make symbolic links, other values are file contents.
- */
-type Tree = Record<string, string | null>;
-
-function build(root: string, tree: Tree): void {
-  for (const [key, value] of Object.entries(tree)) {
-    const path = posix.join(root, key);
-    if (key.endsWith("/")) {
-      Deno.mkdirSync(path, { recursive: true });
-      continue;
-    }
-    Deno.mkdirSync(posix.dirname(path), { recursive: true });
-    if (value !== null && value.startsWith("-> ")) {
-      Deno.symlinkSync(value.slice(3), path);
-    } else Deno.writeTextFileSync(path, value ?? "");
-  }
-}
+import { build, type Tree } from "./_fixtures/dirs.ts";
 
 async function withTree(tree: Tree, fn: (root: string) => void): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "nsnet-resolv-path-" });

@@ -4,7 +4,6 @@
  */
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { nsTest, run, withNamespaces } from "./_helpers.ts";
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { statsCommand } from "../lib/cli/stats.ts";
 import type { NetNS } from "../lib/netns/netns.ts";
 import {
@@ -17,32 +16,8 @@ import {
   setLink,
 } from "../lib/netlink/mod.ts";
 import { netIO } from "../lib/stats.ts";
-
-function nameOf(ns: NetNS): string {
-  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
-}
-
-async function cli(
-  command: CommandUnknownOpts,
-  ...args: string[]
-): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...parts: unknown[]): void => {
-    lines.push(parts.map(String).join(" "));
-  };
-  try {
-    await new Command("nsnet").exitOverride().addCommand(command).parseAsync(
-      args,
-      {
-        from: "user",
-      },
-    );
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
-}
+import { nameOf } from "./_fixtures/netns.ts";
+import { cli } from "./_fixtures/cli.ts";
 
 /** Two namespaces joined by a veth, 10.55.0.1 ↔ 10.55.0.2, each with a default route. */
 function wire(a: NetNS, b: NetNS): void {
