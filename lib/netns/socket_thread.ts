@@ -1,48 +1,46 @@
 /**
  * A socket made inside a network namespace by a thread that then ends: for a
  * rootless caller, whose thread could enter the namespace but never come back
- * to the host's. A short-lived Worker (its own OS thread) enters, calls
- * `socket()`, hands the fd back through shared memory, and is terminated, so
- * nothing else ever runs on a thread in the wrong namespace.
- *
- * The worker's code is self-contained (it opens libc itself) and loaded from
- * a data URL, so it survives `deno bundle` and `deno compile`.
+ * to the host's. A short-lived Worker (its own OS thread, code in
+ * `_socket_worker.ts`) enters, calls `socket()`, hands the fd back through
+ * shared memory, and is terminated, so nothing else ever runs on a thread in
+ * the wrong namespace.
  *
  * @module
  */
 
+import { Errno } from "../../ffi/errno.ts";
 import { SyscallError } from "../errors.ts";
-import { getEnv } from "../env.ts";
+import { workerUrl } from "../worker.ts";
 
-const WORKER_SOURCE = `
-const lib = Deno.dlopen(LIBC, {
-  setns: { parameters: ["i32", "i32"], result: "i32" },
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
-});
-const errno = () => {
-  const cell = new Int32Array(1);
-  lib.symbols.memcpy(cell, lib.symbols.__errno_location(), 4n);
-  return cell[0];
-};
-self.onmessage = (event) => {
-  const { nsFd, domain, type, protocol, shared } = event.data;
-  const cell = new Int32Array(shared);
-  let result;
-  if (lib.symbols.setns(nsFd, 0x40000000) !== 0) {
-    result = [-1, errno(), 1];
-  } else {
-    const fd = lib.symbols.socket(domain, type, protocol);
-    result = fd < 0 ? [-1, errno(), 2] : [fd, 0, 0];
-  }
-  cell[1] = result[0];
-  cell[2] = result[1];
-  cell[3] = result[2];
-  Atomics.store(cell, 0, 1);
-  Atomics.notify(cell, 0);
-};
-`;
+/** What the creating thread asks for. */
+export interface SocketRequest {
+  /** An fd of the network namespace to enter. */
+  nsFd: number;
+  /** `socket()`'s three arguments. */
+  domain: number;
+  /** See `domain`. */
+  type: number;
+  /** See `domain`. */
+  protocol: number;
+  /** 16 bytes, read as {@linkcode SOCKET_CELL}'s four `Int32` slots. */
+  shared: SharedArrayBuffer;
+}
+
+/** The `Int32` slots of {@linkcode SocketRequest.shared}. */
+export const SOCKET_CELL = {
+  /** 0 until the answer is written, then 1 (wait and notify on it). */
+  DONE: 0,
+  /** The new socket's fd, or -1. */
+  FD: 1,
+  /** The errno of the call that failed. */
+  ERRNO: 2,
+  /** Which call failed: one of {@linkcode SOCKET_STEP}. */
+  STEP: 3,
+} as const;
+
+/** Which call failed, in {@linkcode SOCKET_CELL.STEP}. */
+export const SOCKET_STEP = { NONE: 0, SETNS: 1, SOCKET: 2 } as const;
 
 /**
  * Creates a socket inside the network namespace behind `nsFd` on a throwaway
@@ -57,16 +55,16 @@ export function socketOnThrowawayThread(
   subject: string,
   timeoutMs = 10_000,
 ): number {
-  const libcPath = JSON.stringify(getEnv("NSNET_LIBC") ?? "libc.so.6");
-  const source = `const LIBC = ${libcPath};\n${WORKER_SOURCE}`;
-  const url = `data:application/javascript;base64,${btoa(source)}`;
   const shared = new SharedArrayBuffer(16);
   const cell = new Int32Array(shared);
-  const worker = new Worker(url, { type: "module" });
+  const worker = new Worker(workerUrl("netns/_socket_worker"), {
+    type: "module",
+  });
   try {
-    worker.postMessage({ nsFd, domain, type, protocol, shared });
-    if (Atomics.wait(cell, 0, 0, timeoutMs) === "timed-out") {
-      throw new SyscallError("socket", 110, subject, {
+    const request: SocketRequest = { nsFd, domain, type, protocol, shared };
+    worker.postMessage(request);
+    if (Atomics.wait(cell, SOCKET_CELL.DONE, 0, timeoutMs) === "timed-out") {
+      throw new SyscallError("socket", Errno.ETIMEDOUT, subject, {
         hint:
           `the thread making the socket did not answer within ${timeoutMs} ms`,
       });
@@ -74,9 +72,11 @@ export function socketOnThrowawayThread(
   } finally {
     worker.terminate();
   }
-  const [fd, code, step] = [cell[1]!, cell[2]!, cell[3]!];
+  const fd = cell[SOCKET_CELL.FD]!;
   if (fd < 0) {
-    throw new SyscallError(step === 1 ? "setns" : "socket", code, subject);
+    const step = cell[SOCKET_CELL.STEP]!;
+    const call = step === SOCKET_STEP.SETNS ? "setns" : "socket";
+    throw new SyscallError(call, cell[SOCKET_CELL.ERRNO]!, subject);
   }
   return fd;
 }

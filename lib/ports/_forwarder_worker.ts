@@ -1,7 +1,5 @@
 /**
- * The forwarder thread's code, as a self-contained source string (no
- * imports: it is loaded from a data URL, so it survives `deno bundle` and
- * `deno compile`). Expects `LIBC` to be defined before it.
+ * The forwarder thread of `startForwarder` (`forwarder.ts`).
  *
  * Order matters: the thread binds the host ports first, while it is still in
  * the host's network namespace, then enters the sandbox's namespace for good
@@ -11,76 +9,93 @@
  * @module
  */
 
-/** The worker's source; prefix it with `const LIBC = "<path>";`. */
-export const FORWARDER_WORKER_SOURCE = `
-const CLONE_NEWNET = 0x40000000;
-const O_RDONLY_CLOEXEC = 0o2000000;
-const UDP_IDLE_MS = 60000;
-const listeners = [];
-const open = new Set();
-const tasks = new Set();
+import { CLONE, close, O, openPath, setns } from "../../ffi/syscalls.ts";
+import { SyscallError } from "../errors.ts";
+import { workerScope } from "../worker.ts";
+import type {
+  ForwarderReply,
+  ForwarderRequest,
+  ForwarderStart,
+} from "./forwarder.ts";
+import type { PortMapping } from "./spec.ts";
+
+const UDP_IDLE_MS = 60_000;
+
+type Listener = Deno.Listener | Deno.DatagramConn;
+
+const scope = workerScope<ForwarderRequest, ForwarderReply>();
+const listeners: Listener[] = [];
+const open = new Set<{ close(): void }>();
+const tasks = new Set<Promise<void>>();
 let closing = false;
 
-function track(promise) {
+function track(promise: Promise<void>): void {
   tasks.add(promise);
-  const done = () => tasks.delete(promise);
+  const done = (): boolean => tasks.delete(promise);
   promise.then(done, done);
 }
 
-function closeQuietly(resource) {
-  try { resource.close(); } catch { /* already closed */ }
-}
-
-function describe(error) {
-  return { name: error?.name ?? "Error", message: String(error?.message ?? error) };
-}
-
-function enterNamespace(nsFd, nsPath) {
-  const lib = Deno.dlopen(LIBC, {
-    setns: { parameters: ["i32", "i32"], result: "i32" },
-    open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-    close: { parameters: ["i32"], result: "i32" },
-    __errno_location: { parameters: [], result: "pointer" },
-    memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
-  });
-  const errno = () => {
-    const cell = new Int32Array(1);
-    lib.symbols.memcpy(cell, lib.symbols.__errno_location(), 4n);
-    return cell[0];
-  };
+function closeQuietly(resource: { close(): void }): void {
   try {
-    let fd = nsFd;
-    if (nsPath !== undefined) {
-      fd = lib.symbols.open(new TextEncoder().encode(nsPath + "\\0"), O_RDONLY_CLOEXEC, 0);
-      if (fd < 0) return { syscall: "open", errno: errno() };
+    resource.close();
+  } catch { /* already closed */ }
+}
+
+function describe(error: unknown): { name: string; message: string } {
+  const e = error as { name?: string; message?: string } | undefined;
+  return { name: e?.name ?? "Error", message: String(e?.message ?? error) };
+}
+
+/** Moves this thread into the sandbox's namespace; what failed, if anything. */
+function enterNamespace(
+  nsFd: number | undefined,
+  nsPath: string | undefined,
+): { syscall: string; errno: number } | undefined {
+  try {
+    if (nsPath === undefined) {
+      setns(nsFd!, CLONE.NEWNET);
+    } else {
+      const fd = openPath(nsPath, O.RDONLY);
+      try {
+        setns(fd, CLONE.NEWNET);
+      } finally {
+        close(fd);
+      }
     }
-    const result = lib.symbols.setns(fd, CLONE_NEWNET);
-    const code = result === 0 ? 0 : errno();
-    if (nsPath !== undefined) lib.symbols.close(fd);
-    return code === 0 ? undefined : { syscall: "setns", errno: code };
-  } finally {
-    lib.close();
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof SyscallError)) throw error;
+    return { syscall: error.syscall, errno: error.errno };
   }
 }
 
-function bindAll(mappings) {
-  for (let i = 0; i < mappings.length; i++) {
-    const m = mappings[i];
+function bindAll(
+  mappings: readonly PortMapping[],
+): { index: number; error: { name: string; message: string } } | undefined {
+  for (const [index, m] of mappings.entries()) {
     const hostname = m.hostIp ?? "0.0.0.0";
     try {
-      if (m.protocol === "tcp") {
-        listeners.push(Deno.listen({ hostname, port: m.hostPort }));
-      } else {
-        listeners.push(Deno.listenDatagram({ transport: "udp", hostname, port: m.hostPort }));
-      }
+      listeners.push(
+        m.protocol === "tcp"
+          ? Deno.listen({ hostname, port: m.hostPort })
+          : Deno.listenDatagram({
+            transport: "udp",
+            hostname,
+            port: m.hostPort,
+          }),
+      );
     } catch (error) {
-      return { index: i, error: describe(error) };
+      return { index, error: describe(error) };
     }
   }
   return undefined;
 }
 
-async function pump(from, to, pair) {
+async function pump(
+  from: Deno.TcpConn,
+  to: Deno.TcpConn,
+  pair: readonly Deno.TcpConn[],
+): Promise<void> {
   const buffer = new Uint8Array(65536);
   try {
     for (;;) {
@@ -95,9 +110,13 @@ async function pump(from, to, pair) {
   }
 }
 
-async function handleTcp(client, address, port) {
+async function handleTcp(
+  client: Deno.TcpConn,
+  address: string,
+  port: number,
+): Promise<void> {
   open.add(client);
-  let upstream;
+  let upstream: Deno.TcpConn;
   try {
     upstream = await Deno.connect({ hostname: address, port });
   } catch {
@@ -111,24 +130,42 @@ async function handleTcp(client, address, port) {
     return;
   }
   open.add(upstream);
-  await Promise.all([pump(client, upstream, pair), pump(upstream, client, pair)]);
+  await Promise.all([
+    pump(client, upstream, pair),
+    pump(upstream, client, pair),
+  ]);
   for (const conn of pair) {
     open.delete(conn);
     closeQuietly(conn);
   }
 }
 
-async function serveTcp(listener, address, port) {
+async function serveTcp(
+  listener: Deno.TcpListener,
+  address: string,
+  port: number,
+): Promise<void> {
   try {
-    for await (const client of listener) track(handleTcp(client, address, port));
+    for await (const client of listener) {
+      track(handleTcp(client, address, port));
+    }
   } catch { /* the listener was closed */ }
 }
 
-async function serveUdp(socket, address, port) {
-  const sessions = new Map();
+interface UdpSession {
+  socket: Deno.DatagramConn;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+async function serveUdp(
+  socket: Deno.DatagramConn,
+  address: string,
+  port: number,
+): Promise<void> {
+  const sessions = new Map<string, UdpSession>();
   const wildcard = address.includes(":") ? "::" : "0.0.0.0";
-  const target = { transport: "udp", hostname: address, port };
-  const endSession = (key) => {
+  const target: Deno.NetAddr = { transport: "udp", hostname: address, port };
+  const endSession = (key: string): void => {
     const session = sessions.get(key);
     if (session === undefined) return;
     sessions.delete(key);
@@ -136,29 +173,37 @@ async function serveUdp(socket, address, port) {
     open.delete(session.socket);
     closeQuietly(session.socket);
   };
-  const touch = (key, session) => {
+  const touch = (key: string, session: UdpSession): void => {
     clearTimeout(session.timer);
     session.timer = setTimeout(() => endSession(key), UDP_IDLE_MS);
   };
   try {
     for (;;) {
-      const [data, peer] = await socket.receive();
-      const key = peer.hostname + " " + peer.port;
+      const [data, from] = await socket.receive();
+      const peer = from as Deno.NetAddr;
+      const key = `${peer.hostname} ${peer.port}`;
       let session = sessions.get(key);
       if (session === undefined) {
         // Made on this thread, so inside the sandbox's namespace.
-        const inner = Deno.listenDatagram({ transport: "udp", hostname: wildcard, port: 0 });
+        const inner = Deno.listenDatagram({
+          transport: "udp",
+          hostname: wildcard,
+          port: 0,
+        });
         open.add(inner);
-        session = { socket: inner, timer: undefined };
-        sessions.set(key, session);
-        track((async () => {
+        const made: UdpSession = { socket: inner, timer: undefined };
+        session = made;
+        sessions.set(key, made);
+        track((async (): Promise<void> => {
           try {
             for (;;) {
               const [reply] = await inner.receive();
-              touch(key, session);
+              touch(key, made);
               await socket.send(reply, peer);
             }
-          } catch { endSession(key); }
+          } catch {
+            endSession(key);
+          }
         })());
       }
       touch(key, session);
@@ -169,32 +214,30 @@ async function serveUdp(socket, address, port) {
   }
 }
 
-self.onmessage = async (event) => {
-  const message = event.data;
-  if (message.type === "close") {
-    closing = true;
-    for (const listener of listeners) closeQuietly(listener);
-    for (const resource of open) closeQuietly(resource);
-    open.clear();
-    // A socket is released only once the operations pending on it have
-    // settled: wait for them, so the host ports are free when "closed" arrives.
-    while (tasks.size > 0) await Promise.allSettled([...tasks]);
-    self.postMessage({ type: "closed" });
-    return;
-  }
-  if (message.type !== "start" || closing) return;
+async function stop(): Promise<void> {
+  closing = true;
+  for (const listener of listeners) closeQuietly(listener);
+  for (const resource of open) closeQuietly(resource);
+  open.clear();
+  // A socket is released only once the operations pending on it have
+  // settled: wait for them, so the host ports are free when "closed" arrives.
+  while (tasks.size > 0) await Promise.allSettled([...tasks]);
+  scope.postMessage({ type: "closed" });
+}
+
+function start(message: ForwarderStart): void {
   const { mappings, nsFd, nsPath, address } = message;
   const failed = bindAll(mappings);
   if (failed !== undefined) {
     for (const listener of listeners) closeQuietly(listener);
-    self.postMessage({ type: "bind-error", ...failed });
+    scope.postMessage({ type: "bind-error", ...failed });
     return;
   }
-  const ports = listeners.map((l) => l.addr.port);
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
   const entered = enterNamespace(nsFd, nsPath);
   if (entered !== undefined) {
     for (const listener of listeners) closeQuietly(listener);
-    self.postMessage({ type: "ns-error", ...entered });
+    scope.postMessage({ type: "ns-error", ...entered });
     return;
   }
   let netns = "unknown";
@@ -202,13 +245,21 @@ self.onmessage = async (event) => {
     netns = Deno.readLinkSync("/proc/thread-self/ns/net");
   } catch { /* no read permission: only informative */ }
   listeners.forEach((listener, i) => {
-    const port = mappings[i].sandboxPort;
+    const mapping = mappings[i]!;
     track(
-      mappings[i].protocol === "tcp"
-        ? serveTcp(listener, address, port)
-        : serveUdp(listener, address, port),
+      mapping.protocol === "tcp"
+        ? serveTcp(listener as Deno.TcpListener, address, mapping.sandboxPort)
+        : serveUdp(
+          listener as Deno.DatagramConn,
+          address,
+          mapping.sandboxPort,
+        ),
     );
   });
-  self.postMessage({ type: "ready", ports, netns });
+  scope.postMessage({ type: "ready", ports, netns });
+}
+
+scope.onmessage = async ({ data }): Promise<void> => {
+  if (data.type === "close") return await stop();
+  if (data.type === "start" && !closing) start(data);
 };
-`;

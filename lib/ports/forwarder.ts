@@ -16,11 +16,10 @@
  * @module
  */
 
-import { getEnv } from "../env.ts";
 import { InvalidArgumentError, NsnetError, SyscallError } from "../errors.ts";
 import { tryParseIP } from "../netlink/ip_address.ts";
+import { workerUrl } from "../worker.ts";
 import { PortConflictError } from "./errors.ts";
-import { FORWARDER_WORKER_SOURCE } from "./_forwarder_worker.ts";
 import { formatPortMapping, type PortMapping } from "./spec.ts";
 
 /** Options for {@linkcode startForwarder}. */
@@ -53,7 +52,25 @@ export interface Forwarder {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-type WorkerReply =
+/** What starts the forwarder thread (in `_forwarder_worker.ts`). */
+export interface ForwarderStart {
+  /** Says what this message is. */
+  type: "start";
+  /** The ports to publish. */
+  mappings: PortMapping[];
+  /** An fd of the sandbox's network namespace, or undefined with `nsPath`. */
+  nsFd: number | undefined;
+  /** The path of the sandbox's network namespace, or undefined with `nsFd`. */
+  nsPath: string | undefined;
+  /** The sandbox's address inside its namespace. */
+  address: string;
+}
+
+/** What the forwarder thread is sent: start, then close. */
+export type ForwarderRequest = ForwarderStart | { type: "close" };
+
+/** What the forwarder thread answers. */
+export type ForwarderReply =
   | { type: "ready"; ports: number[]; netns: string }
   | {
     type: "bind-error";
@@ -64,12 +81,6 @@ type WorkerReply =
   | { type: "closed" };
 
 const CLOSE_TIMEOUT_MS = 2_000;
-
-function workerUrl(): string {
-  const libcPath = JSON.stringify(getEnv("NSNET_LIBC") ?? "libc.so.6");
-  const source = `const LIBC = ${libcPath};\n${FORWARDER_WORKER_SOURCE}`;
-  return `data:application/javascript;base64,${btoa(source)}`;
-}
 
 function validate(options: ForwarderOptions): void {
   if ((options.ns === undefined) === (options.nsPath === undefined)) {
@@ -141,7 +152,9 @@ export function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
   }
   const mappings = options.mappings.map((m) => ({ ...m }));
   const subject = options.nsPath ?? `namespace fd ${options.ns?.fd}`;
-  const worker = new Worker(workerUrl(), { type: "module" });
+  const worker = new Worker(workerUrl("ports/_forwarder_worker"), {
+    type: "module",
+  });
   const timeoutMs = options.startTimeoutMs ?? 10_000;
   return new Promise<Forwarder>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -159,7 +172,7 @@ export function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
       event.preventDefault();
       fail(new NsnetError(`the forwarder thread failed: ${event.message}`));
     };
-    worker.onmessage = (event: MessageEvent<WorkerReply>): void => {
+    worker.onmessage = (event: MessageEvent<ForwarderReply>): void => {
       const reply = event.data;
       if (reply.type === "bind-error") {
         fail(bindError(mappings[reply.index]!, reply.error));
@@ -171,13 +184,14 @@ export function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
         resolve(new RunningForwarder(worker, mappings, reply.netns));
       }
     };
-    worker.postMessage({
+    const start: ForwarderRequest = {
       type: "start",
       mappings,
       nsFd: options.ns?.fd,
       nsPath: options.nsPath,
       address: options.sandboxAddress,
-    });
+    };
+    worker.postMessage(start);
   });
 }
 
@@ -204,10 +218,11 @@ class RunningForwarder implements Forwarder {
       };
       // Wait for the worker to close its sockets, so the ports are free on return.
       const timer = setTimeout(done, CLOSE_TIMEOUT_MS);
-      worker.onmessage = (event: MessageEvent<WorkerReply>): void => {
+      worker.onmessage = (event: MessageEvent<ForwarderReply>): void => {
         if (event.data.type === "closed") done();
       };
-      worker.postMessage({ type: "close" });
+      const request: ForwarderRequest = { type: "close" };
+      worker.postMessage(request);
     });
     return this.#closed;
   }

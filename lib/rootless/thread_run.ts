@@ -15,59 +15,15 @@
  * asynchronous file calls on other threads, which stay in the host's mount
  * namespace.
  *
- * The Worker's code is self-contained (it opens libc itself) and loaded from
- * a data URL, so that it survives `deno bundle` and `deno compile`.
+ * The worker's code is `_thread_run_worker.ts`; only the function itself
+ * travels as text.
  *
  * @module
  */
 
 import { close, O, openPath } from "../../ffi/syscalls.ts";
-import { getEnv } from "../env.ts";
 import { NsnetError, SyscallError } from "../errors.ts";
-
-const WORKER_SOURCE = `
-const lib = Deno.dlopen(LIBC, {
-  setns: { parameters: ["i32", "i32"], result: "i32" },
-  unshare: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
-});
-const CLONE_FS = 0x200, CLONE_NEWNS = 0x20000, CLONE_NEWNET = 0x40000000;
-const errno = () => {
-  const cell = new Int32Array(1);
-  lib.symbols.memcpy(cell, lib.symbols.__errno_location(), 4n);
-  return cell[0];
-};
-self.onmessage = async (event) => {
-  const { netFd, mntFd, source, args } = event.data;
-  const steps = [
-    ["setns", "network namespace", () => lib.symbols.setns(netFd, CLONE_NEWNET)],
-    // A thread sharing its filesystem context cannot change mount namespace.
-    ["unshare", "CLONE_FS", () => lib.symbols.unshare(CLONE_FS)],
-    ["setns", "mount namespace", () => lib.symbols.setns(mntFd, CLONE_NEWNS)],
-    // A private copy: what the function mounts stays its own.
-    ["unshare", "CLONE_NEWNS", () => lib.symbols.unshare(CLONE_NEWNS)],
-  ];
-  for (const [call, subject, run] of steps) {
-    if (run() !== 0) {
-      self.postMessage({ ok: false, entering: { call, subject, errno: errno() } });
-      return;
-    }
-  }
-  try {
-    const fn = (0, eval)("(" + source + ")");
-    const value = await fn(...args);
-    self.postMessage({ ok: true, value });
-  } catch (error) {
-    self.postMessage({
-      ok: false,
-      name: error?.name ?? "Error",
-      message: error?.message ?? String(error),
-      stack: error?.stack,
-    });
-  }
-};
-`;
+import { workerUrl } from "../worker.ts";
 
 /** Raised when the function given to `run` threw: its name, message and stack. */
 export class ThreadRunError extends NsnetError {
@@ -83,12 +39,31 @@ export class ThreadRunError extends NsnetError {
   }
 }
 
-interface Answer {
+/** What `run` sends its thread: the namespaces' fds and the function. */
+export interface ThreadRunRequest {
+  /** An fd of the network namespace to enter. */
+  netFd: number;
+  /** An fd of the mount namespace to copy. */
+  mntFd: number;
+  /** The function's source text. */
+  source: string;
+  /** Its arguments (structured-cloned). */
+  args: unknown[];
+}
+
+/** What the thread answers: the value, or what failed. */
+export interface ThreadRunAnswer {
+  /** Whether the function returned. */
   ok: boolean;
+  /** The call that failed while entering the namespaces, if one did. */
   entering?: { call: string; subject: string; errno: number };
+  /** What the function returned. */
   value?: unknown;
+  /** The name of what the function threw. */
   name?: string;
+  /** Its message. */
   message?: string;
+  /** Its stack. */
   stack?: string;
 }
 
@@ -109,18 +84,17 @@ export async function runOnThrowawayThread<A extends unknown[], R>(
       hint: "pass an arrow function or a function expression",
     });
   }
-  const libcPath = JSON.stringify(getEnv("NSNET_LIBC") ?? "libc.so.6");
-  const url = `data:application/javascript;base64,${
-    btoa(`const LIBC = ${libcPath};\n${WORKER_SOURCE}`)
-  }`;
   const netFd = openPath(netnsPath, O.RDONLY);
   let mntFd = -1;
   let worker: Worker | undefined;
   try {
     mntFd = openPath(mntnsPath, O.RDONLY);
-    worker = new Worker(url, { type: "module" });
-    const answer = await new Promise<Answer>((resolve, reject) => {
-      worker!.onmessage = (event) => resolve(event.data as Answer);
+    worker = new Worker(workerUrl("rootless/_thread_run_worker"), {
+      type: "module",
+    });
+    const answer = await new Promise<ThreadRunAnswer>((resolve, reject) => {
+      worker!.onmessage = (event: MessageEvent<ThreadRunAnswer>): void =>
+        resolve(event.data);
       worker!.onerror = (event) => {
         event.preventDefault();
         reject(
@@ -129,7 +103,8 @@ export async function runOnThrowawayThread<A extends unknown[], R>(
           ),
         );
       };
-      worker!.postMessage({ netFd, mntFd, source, args });
+      const request: ThreadRunRequest = { netFd, mntFd, source, args };
+      worker!.postMessage(request);
     });
     if (answer.ok) return answer.value as Awaited<R>;
     if (answer.entering) {
