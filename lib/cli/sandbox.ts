@@ -14,10 +14,11 @@ import {
   adoptSandbox,
   createSandbox,
   inspectSandbox,
+  needsHostForwarder,
   removeOrphanedSandboxes,
   removeSandbox,
 } from "../sandbox/lifecycle.ts";
-import { formatNetworkMode } from "../sandbox/mode.ts";
+import { formatNetworkMode } from "../sandbox/network_mode.ts";
 import { listRecords, readRecord } from "../sandbox/store.ts";
 import type { SandboxRecord } from "../sandbox/types.ts";
 import { spawnInSandbox } from "../sandbox/exec.ts";
@@ -269,12 +270,7 @@ export function sandboxCommand(): CommandUnknownOpts {
 function startRootlessForwarder(
   record: SandboxRecord,
 ): Promise<Forwarder | undefined> {
-  const published = record.published ?? [];
-  if (
-    !record.rootless || record.mode.kind !== "bridge" || published.length === 0
-  ) {
-    return Promise.resolve(undefined);
-  }
+  if (!needsHostForwarder(record)) return Promise.resolve(undefined);
   return startForwarderFor(record);
 }
 

@@ -12,7 +12,7 @@ import { NsnetError, SandboxNotFoundError } from "../errors.ts";
 import { type Forwarder, startForwarder } from "../ports/forwarder.ts";
 import { processAlive, processStartTime } from "../process_identity.ts";
 import { selfCommand } from "../rootless/userns.ts";
-import { sandboxAddress } from "./bridge_mode.ts";
+import { sandboxAddress } from "./status.ts";
 import { lockSandbox, readRecord, writeRecord } from "./store.ts";
 import type { SandboxRecord } from "./types.ts";
 

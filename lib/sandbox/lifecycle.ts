@@ -21,15 +21,9 @@ import { adoptProcessNetNS, newNS } from "../netns/create.ts";
 import { getNS, type NetNS } from "../netns/netns.ts";
 import { unmountNS } from "../netns/teardown.ts";
 import { isRootless } from "../rootless/detect.ts";
-import {
-  type HelperOptions,
-  resolveHelperOptions,
-} from "../rootless/helper_options.ts";
-import { isHelperProcess, stopHelper } from "../rootless/helper_process.ts";
-import { startPasta } from "../rootless/pasta.ts";
-import { startSlirp4netns } from "../rootless/slirp4netns.ts";
+import type { HelperOptions } from "../rootless/helper_options.ts";
 import { writeResolvConf } from "../resolv_conf/files.ts";
-import { parseNetworkMode } from "./mode.ts";
+import { parseNetworkMode } from "./network_mode.ts";
 import {
   listRecords,
   lockSandbox,
@@ -39,21 +33,18 @@ import {
   validateSandboxName,
   writeRecord,
 } from "./store.ts";
-import type { NetworkMode, SandboxRecord } from "./types.ts";
+import type { PreparedBackend, SandboxRecord } from "./types.ts";
 import { checkFault } from "../netns/_faults.ts";
 import { processAlive, processStartTime } from "../process_identity.ts";
 import {
   spawnForwarderProcess,
   stopForwarderProcess,
 } from "./forwarder_process.ts";
-import { mkfifo, O, openPath } from "../../ffi/syscalls.ts";
 import { releaseRootlessReference } from "./rootless_ref.ts";
-import { backendNamed } from "./backends.ts";
+import { selectBackend } from "./backends/select.ts";
 import { preparePortMappings } from "../ports/probe.ts";
-import {
-  pastaPortArgs,
-  slirp4netnsAddHostFwd,
-} from "../ports/helper_forwarding.ts";
+
+export { resolveOwner } from "./backends/join.ts";
 
 /** Options for {@linkcode createSandbox}. */
 export interface CreateSandboxOptions {
@@ -84,60 +75,11 @@ export function sandboxResolvConf(name: string): string {
   return `${sandboxDir()}/${name}.resolv.conf`;
 }
 
-/**
- * Makes the exit pipe of a helper that must die with this process, and keeps
- * its write side open until the process ends (O_RDWR: opening a pipe's write
- * side alone fails while nobody reads it). Returns its path.
- */
-function holdExitPipe(dir: string): string {
-  const path = `${dir}/exit`;
-  mkfifo(path, 0o600);
-  openPath(path, O.RDWR); // deliberately never closed: the process's end closes it
-  return path;
-}
-
-/** The dir of a sandbox's own helper: its pid file, ready pipe, log, API socket. */
-function helperDir(name: string): string {
-  return `${sandboxDir()}/.${name}.helper`;
-}
-
 function randomName(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(4));
   return `sandbox-${
     Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
   }`;
-}
-
-/**
- * The namespace a sandbox uses and the sandbox that owns it, following a
- * chain of `sandbox:NAME` modes to its end (S13).
- */
-export function resolveOwner(name: string): { path: string; owner: string } {
-  const seen = new Set<string>();
-  let current = name;
-  for (;;) {
-    if (seen.has(current)) {
-      throw new NsnetError(
-        `sandboxes share namespaces in a loop: ${
-          [...seen, current].join(" -> ")
-        }`,
-      );
-    }
-    seen.add(current);
-    const record = readRecord(current);
-    if (record === undefined) {
-      throw new SandboxNotFoundError(current);
-    }
-    if (record.mode.kind !== "sandbox") {
-      if (record.netnsPath === undefined || record.phase !== "ready") {
-        throw new NsnetError(
-          `sandbox ${current} has no network namespace ready to share`,
-        );
-      }
-      return { path: record.netnsPath, owner: current };
-    }
-    current = record.mode.name;
-  }
 }
 
 /**
@@ -151,31 +93,14 @@ export async function createSandbox(
   validateSandboxName(name);
   const mode = parseNetworkMode(options.network);
   const ports = options.ports ?? [];
-  if (
-    ports.length > 0 && !["bridge", "slirp4netns", "pasta"].includes(mode.kind)
-  ) {
-    throw new NsnetError(
-      `port mappings need a network of the sandbox's own, not ${options.network}`,
-      {
-        hint: "drop -p, or use --network bridge, slirp4netns or pasta",
-      },
-    );
-  }
-  const helperOptions = mode.kind === "slirp4netns" || mode.kind === "pasta"
-    ? resolveHelperOptions({
-      ...options.helper,
-      helper: mode.kind,
-      apiSocket: mode.kind === "slirp4netns" && ports.length > 0,
-    })
-    : undefined;
-  // A backend that cannot serve the network is a clear error before anything is created.
-  if (mode.kind === "bridge") {
-    backendNamed(options.backend).check(mode.network, isRootless());
-  } else if (options.backend !== undefined && options.backend !== "builtin") {
-    throw new NsnetError(
-      `--backend applies to named networks, not to --network ${options.network}`,
-    );
-  }
+  const rootless = isRootless();
+  // A backend that cannot serve the sandbox is a clear error before anything is created.
+  const backend = selectBackend(mode, options.backend);
+  const prepared = backend.prepare(
+    { name, mode, ports, dns: options.dns ?? [], backend: options.backend },
+    rootless,
+    { helper: options.helper ?? {} },
+  );
   // Port conflicts are clear errors before anything is created.
   const mappings = ports.length > 0 ? preparePortMappings(ports) : [];
   using lock = lockSandbox(name);
@@ -190,7 +115,7 @@ export async function createSandbox(
     dns: options.dns ?? [],
     created: new Date().toISOString(),
     phase: "creating",
-    rootless: isRootless(),
+    rootless,
     ownsNetns: false,
     backend: options.backend,
     runnerPid: options.runnerPid,
@@ -200,10 +125,9 @@ export async function createSandbox(
   };
   try {
     record.published = mappings;
-    await configure(record, mode, options.helper ?? {}, helperOptions);
+    await configure(record, prepared);
     // S11: rootless, the port forwarder starts once the backend gave its status.
-    const needsForwarder = record.rootless && mode.kind === "bridge" &&
-      mappings.length > 0;
+    const needsForwarder = needsHostForwarder(record);
     if (needsForwarder && !options.callerForwardsPorts) {
       writeRecord(record);
       lock.release(); // the forwarder records itself under this lock
@@ -224,26 +148,28 @@ export async function createSandbox(
   }
 }
 
+/**
+ * Whether the ports of `record` are published by a forwarder on the host
+ * side (rootless, on a named network), started by whoever runs the sandbox.
+ */
+export function needsHostForwarder(record: SandboxRecord): boolean {
+  return record.rootless && (record.published ?? []).length > 0 &&
+    selectBackend(record.mode, record.backend).hostForwarder;
+}
+
+/**
+ * Gives the sandbox its namespace and its network: a joining backend finds
+ * the namespace itself; for the others a new one is made and recorded before
+ * anything else is done with it (S9), loopback up and resolv.conf written.
+ */
 async function configure(
   record: SandboxRecord,
-  mode: NetworkMode,
-  helperRequest: HelperOptions,
-  helperOptions: ReturnType<typeof resolveHelperOptions> | undefined,
+  prepared: PreparedBackend,
 ): Promise<void> {
-  if (mode.kind === "ns") {
-    getNS(mode.path).close(); // S12: join an existing namespace by path
-    record.netnsPath = mode.path;
-    writeRecord(record);
+  if (prepared.namespace === "join") {
+    record.status = await prepared.setup(record, undefined);
     return;
   }
-  if (mode.kind === "sandbox") {
-    const { path, owner } = resolveOwner(mode.name);
-    record.netnsPath = path;
-    record.owner = owner;
-    writeRecord(record);
-    return;
-  }
-  // S9: a namespace of its own, recorded before anything else is done with it.
   const ns = newNS();
   try {
     record.netnsPath = ns.path;
@@ -252,62 +178,11 @@ async function configure(
     checkFault("sandbox-after-netns");
     bringLoopbackUp(ns);
     await writeResolvConf(sandboxResolvConf(record.name), {
-      nameservers: record.dns.length > 0
-        ? record.dns
-        : helperOptions
-        ? [helperOptions.addresses.dns]
-        : undefined,
+      nameservers: record.dns.length > 0 ? record.dns : prepared.nameservers,
       keepHostServers: record.dns.length === 0,
-      ipv6: helperOptions?.ipv6 ?? false,
+      ipv6: prepared.ipv6 ?? false,
     });
-    switch (mode.kind) {
-      case "none":
-        record.status = inspectNetNS(ns);
-        break;
-      case "slirp4netns":
-      case "pasta": {
-        const dir = helperDir(record.name);
-        Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const started = mode.kind === "pasta"
-          ? await startPasta(
-            helperOptions!,
-            ns.path,
-            dir,
-            `${dir}/pasta.pid`,
-            record.published?.length
-              ? pastaPortArgs(record.published)
-              : undefined,
-          )
-          : await startSlirp4netns(
-            helperOptions!,
-            ns.path,
-            dir,
-            undefined,
-            record.runnerPid === Deno.pid ? holdExitPipe(dir) : undefined,
-          );
-        record.helper = {
-          program: mode.kind,
-          pid: started.pid,
-          apiSocket: started.apiSocket,
-        };
-        writeRecord(record);
-        if (started.apiSocket !== undefined) {
-          for (const mapping of record.published ?? []) {
-            await slirp4netnsAddHostFwd(started.apiSocket, mapping);
-          }
-        }
-        record.status = inspectNetNS(ns);
-        break;
-      }
-      case "bridge":
-        record.status = await backendNamed(record.backend).setup(
-          record,
-          ns,
-          mode.network,
-          helperRequest,
-        );
-        break;
-    }
+    record.status = await prepared.setup(record, ns);
     checkFault("sandbox-after-configure");
   } finally {
     ns.close();
@@ -322,7 +197,8 @@ function bringLoopbackUp(ns: NetNS): void {
 
 /**
  * Tears down what the record says exists (S12): the backend first (its error
- * remembered, not stopping the rest), the helper, then the namespace, which
+ * remembered, not stopping the rest; a helper-mode backend stops its
+ * helper), the forwarder, the rootless reference, then the namespace, which
  * is always unmounted. Returns the first error, if any.
  */
 async function teardown(record: SandboxRecord): Promise<unknown> {
@@ -331,10 +207,9 @@ async function teardown(record: SandboxRecord): Promise<unknown> {
     first ??= error;
   };
   try {
-    checkFault("sandbox-teardown-backend"); // a backend that fails to tear down
-    if (record.mode.kind === "bridge" && record.netnsPath !== undefined) {
-      await backendNamed(record.backend).teardown(record, record.mode.network);
-    }
+    await selectBackend(record.mode, record.backend).teardown(record);
+    // A backend whose teardown fails, having done what it could (S12).
+    checkFault("sandbox-teardown-backend");
   } catch (error) {
     remember(error);
   }
@@ -348,19 +223,6 @@ async function teardown(record: SandboxRecord): Promise<unknown> {
   } catch (error) {
     remember(error);
   }
-  if (record.helper !== undefined && record.netnsPath !== undefined) {
-    const identity = {
-      program: record.helper.program,
-      netnsPath: record.netnsPath,
-    };
-    try {
-      if (isHelperProcess(record.helper.pid, identity)) {
-        await stopHelper(record.helper.pid, identity);
-      }
-    } catch (error) {
-      remember(error);
-    }
-  }
   if (record.ownsNetns && record.netnsPath !== undefined) {
     try {
       unmountNS(record.netnsPath);
@@ -368,12 +230,10 @@ async function teardown(record: SandboxRecord): Promise<unknown> {
       remember(error);
     }
   }
-  for (const path of [sandboxResolvConf(record.name), helperDir(record.name)]) {
-    try {
-      Deno.removeSync(path, { recursive: true });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) remember(error);
-    }
+  try {
+    Deno.removeSync(sandboxResolvConf(record.name));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) remember(error);
   }
   return first;
 }
@@ -503,8 +363,8 @@ export function inspectSandbox(name: string): {
   }
   const owner = record.owner ?? name;
   if (
-    record.status !== undefined && record.mode.kind !== "sandbox" &&
-    record.mode.kind !== "ns"
+    record.status !== undefined &&
+    selectBackend(record.mode, record.backend).keepsStatus
   ) {
     return { record, owner, status: record.status };
   }

@@ -1,61 +1,7 @@
 /**
- * The `--network` value: a reserved mode (`none`, `slirp4netns`, `pasta`,
- * `ns:PATH`, `sandbox:NAME`) or the name of a bridge network (`bridge` is the
- * default one), as in Podman.
+ * Moved to `network_mode.ts`; kept only until mod.ts imports from there.
  *
  * @module
  */
 
-import { InvalidArgumentError } from "../errors.ts";
-import type { NetworkMode } from "./types.ts";
-
-/** Parses a `--network` value. */
-export function parseNetworkMode(value = "bridge"): NetworkMode {
-  if (value === "none" || value === "slirp4netns" || value === "pasta") {
-    return { kind: value };
-  }
-  if (value.startsWith("ns:")) {
-    const path = value.slice(3);
-    if (!path.startsWith("/")) {
-      throw new InvalidArgumentError(
-        `ns: needs an absolute path, not ${JSON.stringify(path)}`,
-        {
-          hint:
-            "for example --network ns:/run/netns/blue or ns:/proc/1234/ns/net",
-        },
-      );
-    }
-    return { kind: "ns", path };
-  }
-  if (value.startsWith("sandbox:")) {
-    const name = value.slice("sandbox:".length);
-    if (name === "") {
-      throw new InvalidArgumentError("sandbox: needs a sandbox name");
-    }
-    return { kind: "sandbox", name };
-  }
-  if (value === "" || value.includes("/") || value.includes(":")) {
-    throw new InvalidArgumentError(
-      `unknown network mode ${JSON.stringify(value)}`,
-      {
-        hint:
-          "use none, bridge, slirp4netns, pasta, ns:PATH, sandbox:NAME or a network name",
-      },
-    );
-  }
-  return { kind: "bridge", network: value };
-}
-
-/** The `--network` text of a mode. */
-export function formatNetworkMode(mode: NetworkMode): string {
-  switch (mode.kind) {
-    case "bridge":
-      return mode.network;
-    case "ns":
-      return `ns:${mode.path}`;
-    case "sandbox":
-      return `sandbox:${mode.name}`;
-    default:
-      return mode.kind;
-  }
-}
+export { formatNetworkMode, parseNetworkMode } from "./network_mode.ts";

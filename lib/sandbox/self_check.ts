@@ -18,7 +18,7 @@ import { netIO } from "../stats.ts";
 import { jsonReplacer } from "../cli/output.ts";
 import { spawnInSandbox } from "./exec.ts";
 import { inspectSandbox, sandboxResolvConf } from "./lifecycle.ts";
-import { formatNetworkMode } from "./mode.ts";
+import { formatNetworkMode } from "./network_mode.ts";
 import type { SandboxRecord } from "./types.ts";
 
 /** Where the round trip goes: a host address the sandbox's path leads to, and what it is. */

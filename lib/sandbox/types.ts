@@ -1,12 +1,16 @@
 /**
  * What a sandbox is: its config (what the user asked for) and its state
- * (what exists), kept together in one record.
+ * (what exists), kept together in one record; and the interface every
+ * network backend implements, here so that the backends and the lifecycle
+ * that calls them both import it without importing each other.
  *
  * @module
  */
 
 import type { StatusBlock } from "../inspect.ts";
+import type { NetNS } from "../netns/netns.ts";
 import type { PortMapping } from "../ports/spec.ts";
+import type { HelperOptions } from "../rootless/helper_options.ts";
 
 /** How a sandbox gets its network. */
 export type NetworkMode =
@@ -74,4 +78,77 @@ export interface SandboxRecord extends SandboxConfig {
   runnerStart?: string;
   /** Rootless bridge with published ports: the port forwarder process, and its start time. */
   forwarder?: { pid: number; start: string | undefined };
+}
+
+/** What every backend is given, beside the sandbox's record. */
+export interface BackendOptions {
+  /**
+   * Helper options as the caller asked (`--allow-host-loopback`…): for the
+   * sandbox's own slirp4netns or pasta in helper mode, and for the shared
+   * rootless namespace's helper when a rootless named network makes it.
+   */
+  helper: HelperOptions;
+}
+
+/**
+ * A backend made ready for one sandbox by {@linkcode NetworkBackend.prepare}:
+ * everything checked, nothing created yet.
+ */
+export interface PreparedBackend {
+  /**
+   * `"own"`: the sandbox gets a new network namespace, made (and recorded,
+   * loopback up, resolv.conf written) before {@linkcode setup}; `"join"`:
+   * setup finds the existing namespace it joins and records it.
+   */
+  readonly namespace: "own" | "join";
+  /** The DNS servers of its resolv.conf when the user gave none; undefined keeps the host's. */
+  readonly nameservers?: string[];
+  /** Whether its resolv.conf may list IPv6 servers. */
+  readonly ipv6?: boolean;
+  /**
+   * Gives the sandbox its network: `ns` is its own namespace (`"own"`) or
+   * undefined (`"join"`). Records what it starts in `record` before starting
+   * more, so that teardown finds it after a crash. Returns the status to keep
+   * (S11), undefined when there is none.
+   */
+  setup(record: SandboxRecord, ns: NetNS | undefined): Promise<
+    StatusBlock | undefined
+  >;
+}
+
+/**
+ * How one network mode is set up and torn down: nsnet's built-in bridge,
+ * CNI or netavark for a named network; none; a slirp4netns or pasta helper
+ * of the sandbox's own; or joining a namespace (`ns:PATH`, `sandbox:NAME`).
+ * The sandbox lifecycle knows only this interface; `selectBackend` picks the
+ * implementation from the mode and `--backend`.
+ */
+export interface NetworkBackend {
+  /** Its name in messages: `builtin`, `cni`, `netavark`, `none`, `slirp4netns`, `pasta`, `join`. */
+  readonly name: string;
+  /**
+   * Rootless with published ports, whether a forwarder on the host side
+   * carries them (the named networks), as Podman's rootlessport.
+   */
+  readonly hostForwarder: boolean;
+  /**
+   * Whether the status it gave at setup stays true (its own namespace); a
+   * joined namespace is inspected afresh instead.
+   */
+  readonly keepsStatus: boolean;
+  /**
+   * Checks, before anything is created, that it can serve `config` here
+   * (binary, network, port mappings), raising a clear error otherwise.
+   */
+  prepare(
+    config: SandboxConfig,
+    rootless: boolean,
+    options: BackendOptions,
+  ): PreparedBackend;
+  /**
+   * Undoes what the record says its setup made; tolerates what is gone and
+   * raises the first error at the end (S12). The namespace itself, the
+   * forwarder and the rootless reference are the lifecycle's.
+   */
+  teardown(record: SandboxRecord): Promise<void>;
 }

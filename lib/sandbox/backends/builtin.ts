@@ -1,32 +1,41 @@
 /**
- * The bridge mode of a sandbox: nsnet's built-in bridge backend, on the host
+ * The `builtin` backend of a named network: nsnet's own bridge, on the host
  * as root, and inside the shared rootless namespace rootless (the sandbox
- * holds a reference on it). Published ports: nftables DNAT as root.
+ * holds a reference on it). Published ports: nftables DNAT as root; rootless,
+ * a forwarder on the host side.
  *
  * @module
  */
 
-import { NsnetError } from "../errors.ts";
-import type { StatusBlock } from "../inspect.ts";
-import type { NetNS } from "../netns/netns.ts";
-import { getNS } from "../netns/netns.ts";
+import { NsnetError } from "../../errors.ts";
+import type { StatusBlock } from "../../inspect.ts";
+import type { NetNS } from "../../netns/netns.ts";
+import { getNS } from "../../netns/netns.ts";
 import {
   type BridgeContext,
   rootBridgeContext,
   rootlessBridgeContext,
   setupBridge,
   teardownBridge,
-} from "../bridge/backend.ts";
-import { getNetwork } from "../bridge/network.ts";
+} from "../../bridge/backend.ts";
+import { getNetwork } from "../../bridge/network.ts";
 import {
   enableRouteLocalnet,
   publishPortsDnat,
   unpublishPortsDnat,
-} from "../ports/nftables_dnat.ts";
-import type { HelperOptions } from "../rootless/helper_options.ts";
-import { readRecord, stateDir } from "./store.ts";
-import { rootlessAccess } from "./rootless_ref.ts";
-import type { SandboxRecord } from "./types.ts";
+} from "../../ports/nftables_dnat.ts";
+import type { HelperOptions } from "../../rootless/helper_options.ts";
+import { readRecord, stateDir } from "../store.ts";
+import { rootlessAccess } from "../rootless_ref.ts";
+import { networkOf } from "../network_mode.ts";
+import { sandboxAddress } from "../status.ts";
+import type {
+  BackendOptions,
+  NetworkBackend,
+  PreparedBackend,
+  SandboxConfig,
+  SandboxRecord,
+} from "../types.ts";
 
 async function rootlessContext(
   record: SandboxRecord,
@@ -46,19 +55,8 @@ function hasNoRecord(name: string): boolean {
   }
 }
 
-/** The sandbox's first IPv4 address in `status`. */
-export function sandboxAddress(status: StatusBlock): string | undefined {
-  for (const iface of Object.values(status.interfaces ?? {})) {
-    for (const subnet of iface.subnets ?? []) {
-      const address = subnet.ipnet.split("/")[0];
-      if (address !== undefined && !address.includes(":")) return address;
-    }
-  }
-  return undefined;
-}
-
 /** Connects the sandbox to bridge network `network`; returns the backend's status. */
-export async function bridgeSetup(
+async function bridgeSetup(
   record: SandboxRecord,
   ns: NetNS,
   networkName: string,
@@ -93,7 +91,7 @@ export async function bridgeSetup(
 }
 
 /** Disconnects the sandbox from bridge network `network`; tolerates what is already gone. */
-export async function bridgeTeardown(
+async function bridgeTeardown(
   record: SandboxRecord,
   networkName: string,
 ): Promise<void> {
@@ -130,3 +128,26 @@ export async function bridgeTeardown(
   }
   if (first !== undefined) throw first;
 }
+
+/** nsnet's built-in bridge backend. */
+export const builtinBackend: NetworkBackend = {
+  name: "builtin",
+  hostForwarder: true,
+  keepsStatus: true,
+  prepare(
+    config: SandboxConfig,
+    _rootless: boolean,
+    options: BackendOptions,
+  ): PreparedBackend {
+    const network = networkOf(config);
+    getNetwork(network); // NetworkNotFoundError names it
+    return {
+      namespace: "own",
+      setup: (record, ns) => bridgeSetup(record, ns!, network, options.helper),
+    };
+  },
+  async teardown(record: SandboxRecord): Promise<void> {
+    if (record.netnsPath === undefined) return; // setup never began
+    await bridgeTeardown(record, networkOf(record));
+  },
+};

@@ -1,0 +1,135 @@
+/**
+ * Helper mode (`--network slirp4netns` or `pasta`): the sandbox's own
+ * namespace gets a user-mode network helper of its own (S11), as Podman's
+ * rootless default; published ports go through the helper (slirp4netns's
+ * API socket, pasta's own arguments).
+ *
+ * @module
+ */
+
+import { inspectNetNS } from "../../inspect.ts";
+import type { NetNS } from "../../netns/netns.ts";
+import {
+  pastaPortArgs,
+  slirp4netnsAddHostFwd,
+} from "../../ports/helper_forwarding.ts";
+import {
+  type HelperKind,
+  type ResolvedHelperOptions,
+  resolveHelperOptions,
+} from "../../rootless/helper_options.ts";
+import { isHelperProcess, stopHelper } from "../../rootless/helper_process.ts";
+import { startPasta } from "../../rootless/pasta.ts";
+import { startSlirp4netns } from "../../rootless/slirp4netns.ts";
+import { mkfifo, O, openPath } from "../../../ffi/syscalls.ts";
+import { sandboxDir, writeRecord } from "../store.ts";
+import type {
+  BackendOptions,
+  NetworkBackend,
+  PreparedBackend,
+  SandboxConfig,
+  SandboxRecord,
+} from "../types.ts";
+
+/** The dir of a sandbox's own helper: its pid file, ready pipe, log, API socket. */
+function helperDir(name: string): string {
+  return `${sandboxDir()}/.${name}.helper`;
+}
+
+/**
+ * Makes the exit pipe of a helper that must die with this process, and keeps
+ * its write side open until the process ends (O_RDWR: opening a pipe's write
+ * side alone fails while nobody reads it). Returns its path.
+ */
+function holdExitPipe(dir: string): string {
+  const path = `${dir}/exit`;
+  mkfifo(path, 0o600);
+  openPath(path, O.RDWR); // deliberately never closed: the process's end closes it
+  return path;
+}
+
+async function setup(
+  program: HelperKind,
+  options: ResolvedHelperOptions,
+  record: SandboxRecord,
+  ns: NetNS,
+): Promise<ReturnType<typeof inspectNetNS>> {
+  const dir = helperDir(record.name);
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const started = program === "pasta"
+    ? await startPasta(
+      options,
+      ns.path,
+      dir,
+      `${dir}/pasta.pid`,
+      record.published?.length ? pastaPortArgs(record.published) : undefined,
+    )
+    : await startSlirp4netns(
+      options,
+      ns.path,
+      dir,
+      undefined,
+      // A helper of `nsnet run` (or of a Sandbox handle) dies with its process.
+      record.runnerPid === Deno.pid ? holdExitPipe(dir) : undefined,
+    );
+  record.helper = { program, pid: started.pid, apiSocket: started.apiSocket };
+  writeRecord(record);
+  if (started.apiSocket !== undefined) {
+    for (const mapping of record.published ?? []) {
+      await slirp4netnsAddHostFwd(started.apiSocket, mapping);
+    }
+  }
+  return inspectNetNS(ns);
+}
+
+function helperBackend(program: HelperKind): NetworkBackend {
+  return {
+    name: program,
+    hostForwarder: false,
+    keepsStatus: true,
+    prepare(
+      config: SandboxConfig,
+      _rootless: boolean,
+      backendOptions: BackendOptions,
+    ): PreparedBackend {
+      const options = resolveHelperOptions({
+        ...backendOptions.helper,
+        helper: program,
+        apiSocket: program === "slirp4netns" && config.ports.length > 0,
+      });
+      return {
+        namespace: "own",
+        nameservers: [options.addresses.dns],
+        ipv6: options.ipv6,
+        setup: (record, ns) => setup(program, options, record, ns!),
+      };
+    },
+    async teardown(record: SandboxRecord): Promise<void> {
+      let first: unknown;
+      if (record.helper !== undefined && record.netnsPath !== undefined) {
+        const identity = {
+          program: record.helper.program,
+          netnsPath: record.netnsPath,
+        };
+        try {
+          if (isHelperProcess(record.helper.pid, identity)) {
+            await stopHelper(record.helper.pid, identity);
+          }
+        } catch (error) {
+          first = error;
+        }
+      }
+      try {
+        Deno.removeSync(helperDir(record.name), { recursive: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) first ??= error;
+      }
+      if (first !== undefined) throw first;
+    },
+  };
+}
+
+/** The slirp4netns helper backend. */
+export const slirp4netnsBackend: NetworkBackend = helperBackend("slirp4netns");
+/** The pasta helper backend. */
+export const pastaBackend: NetworkBackend = helperBackend("pasta");
