@@ -9,15 +9,21 @@
  * @module
  */
 
+import { plainRootlessExec, wantsUserNS } from "./lib/cli/argv.ts";
+import { viaPause } from "./lib/rootless/access.ts";
+
 /**
  * Runs the nsnet CLI with `args` (without the program name) and returns the
  * exit status. Errors are printed as one line to standard error.
  */
 export async function main(args: readonly string[]): Promise<number> {
-  const warm = await tryWarmRootlessExec(args);
-  if (warm !== undefined) return warm;
+  const command = plainRootlessExec(args);
+  if (command !== undefined) {
+    const warm = await tryWarmRootlessExec(command);
+    if (warm !== undefined) return warm;
+  }
   const userns = await import("./lib/rootless/userns.ts");
-  if (userns.needsUserNS() && userns.wantsUserNS(args)) {
+  if (userns.needsUserNS() && wantsUserNS(args)) {
     // Unprivileged: run again inside nsnet's user namespace, before loading the full CLI.
     if (args.includes("--debug")) (await import("./lib/log.ts")).setDebug(true);
     try {
@@ -30,13 +36,11 @@ export async function main(args: readonly string[]): Promise<number> {
   return await cli.main(args);
 }
 
+/** `rootless exec -- CMD` without the full CLI; undefined when that path does not apply. */
 async function tryWarmRootlessExec(
-  args: readonly string[],
+  command: readonly string[],
 ): Promise<number | undefined> {
-  if (args[0] !== "rootless" || args[1] !== "exec") return undefined;
   const warm = await import("./lib/rootless/warm_exec.ts");
-  const command = warm.plainRootlessExec(args);
-  if (command === undefined) return undefined;
   try {
     if (warm.inNsnetUserNS()) {
       // Inside already (`nsnet unshare`): still no need for the full CLI.
@@ -44,11 +48,19 @@ async function tryWarmRootlessExec(
       return await run.execInRootlessNetNS(command);
     }
     if (!warm.needsUserNS()) return undefined;
-    const done = await warm.warmRootlessExec(command, async (pause) => {
-      const run = await import("./lib/rootless/run.ts");
-      await run.releaseThroughPause(pause);
-    });
-    if (done !== undefined) return done;
+    const live = warm.livePause();
+    if (live !== undefined) {
+      // Outside the user namespace: every step reaches it through the pause process.
+      const done = await warm.warmRootlessExec(
+        viaPause(live),
+        command,
+        async (access) => {
+          const status = await import("./lib/rootless/status.ts");
+          await status.releaseRootlessReference({ access });
+        },
+      );
+      if (done !== undefined) return done;
+    }
     // Cold, or something to mend. While the pause process starts, what
     // makes namespaces loads and does what needs no user namespace.
     const pause = warm.ensurePause().then((p) => p.pid);

@@ -6,7 +6,7 @@
  * Everything here runs as root on behalf of the test user of
  * `tests/_rootless.ts`. Podman itself is only ever run as that user.
  */
-import { rootlessNetNSName } from "../lib/rootless/netns.ts";
+import { rootlessNetNSName } from "../lib/rootless/state.ts";
 import { type RootlessEnv, TEST_USER } from "../tests/_rootless.ts";
 
 /** What Podman runs for the rootless-netns comparison. */

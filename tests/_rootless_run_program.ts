@@ -15,8 +15,6 @@ function namespaces(): { net: string; mnt: string } {
 const report: Record<string, unknown> = { before: namespaces() };
 const rootless = await getRootlessNetNS({ create: true });
 if (rootless === undefined) throw new Error("not rootless");
-rootless.changeRefCount(+1);
-rootless.unlock();
 try {
   report.inside = await rootless.run((greeting: string) => {
     // 10.0.2.100 exists only inside: binding it proves where sockets are made.
@@ -47,11 +45,6 @@ try {
   ];
   report.after = namespaces();
 } finally {
-  rootless.lock();
-  try {
-    if (rootless.changeRefCount(-1) === 0) await rootless.cleanup();
-  } finally {
-    rootless.unlock();
-  }
+  await rootless.release();
 }
 console.log(JSON.stringify(report));

@@ -30,8 +30,6 @@ import * as cni from "${
 
 const report = {};
 const rootless = await m.getRootlessNetNS({ create: true });
-rootless.changeRefCount(+1);
-rootless.unlock();
 const inside = async (...cmd) => {
   const out = await rootless.spawn(cmd, { stdout: "piped", stderr: "piped", stdin: "null" }).output();
   return new TextDecoder().decode(out.stdout).trim();
@@ -75,9 +73,7 @@ try {
 } finally {
   m.unmountNS(ns);
   Deno.removeSync(conf, { recursive: true });
-  rootless.lock();
-  if (rootless.changeRefCount(-1) === 0) await rootless.cleanup();
-  rootless.unlock();
+  await rootless.release();
 }
 console.log(JSON.stringify(report));
 `;

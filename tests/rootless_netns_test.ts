@@ -664,13 +664,9 @@ nsTest(
         `
 const before = [Deno.readLinkSync("/proc/thread-self/ns/net"), Deno.readLinkSync("/proc/thread-self/ns/mnt")];
 const rootless = await m.getRootlessNetNS({ create: true });
-rootless.changeRefCount(+1);
-rootless.unlock();
 const child = rootless.spawn(["sh", "-c", "readlink /proc/self/ns/net /proc/self/ns/mnt; ip -o -4 addr show tap0"], { stdout: "piped" });
 const inside = new TextDecoder().decode((await child.output()).stdout);
-rootless.lock();
-if (rootless.changeRefCount(-1) === 0) await rootless.cleanup();
-rootless.unlock();
+await rootless.release();
 const after = [Deno.readLinkSync("/proc/thread-self/ns/net"), Deno.readLinkSync("/proc/thread-self/ns/mnt")];
 console.log(JSON.stringify({ before, after, inside }));
 `,

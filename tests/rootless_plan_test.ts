@@ -5,13 +5,13 @@ import {
   pathWithSbin,
   stepArguments,
 } from "../lib/rootless/inside.ts";
-import type { RootlessPaths } from "../lib/rootless/netns.ts";
+import type { RootlessPaths } from "../lib/rootless/state.ts";
 import {
   moveHelperToUserSlice,
   moveToUserSliceCommand,
   runsOnSystemd,
 } from "../lib/rootless/systemd.ts";
-import { rootlessNetNSName } from "../lib/rootless/netns.ts";
+import { rootlessNetNSName } from "../lib/rootless/state.ts";
 
 const DIR = "/run/user/1000/nsnet/rootless-netns";
 const PATHS: RootlessPaths = {

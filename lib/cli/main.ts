@@ -23,11 +23,8 @@ import { statsCommand } from "./stats.ts";
 import { linkCommand } from "./link.ts";
 import { addrCommand } from "./addr.ts";
 import { routeCommand } from "./route.ts";
-import {
-  needsUserNS,
-  reexecInUserNS,
-  wantsUserNS,
-} from "../rootless/userns.ts";
+import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
+import { wantsUserNS } from "./argv.ts";
 import { EXIT } from "./output.ts";
 import { reportError as reportNsnetError } from "./report.ts";
 

@@ -16,14 +16,17 @@ import {
   HELPER_KINDS,
   type HelperOptions,
 } from "../rootless/helper_options.ts";
+import { INSIDE } from "../rootless/access.ts";
+import type { RootlessNetNS } from "../rootless/handle.ts";
 import {
   getRootlessNetNS,
+  type RootlessNetNSOptions,
+} from "../rootless/open.ts";
+import {
   releaseRootlessReference,
   rootlessDown,
-  type RootlessNetNS,
-  type RootlessNetNSOptions,
   rootlessStatus,
-} from "../rootless/netns.ts";
+} from "../rootless/status.ts";
 import { ExitRequest, printJson } from "./output.ts";
 import { execInRootlessNetNS } from "../rootless/run.ts";
 
@@ -115,7 +118,8 @@ async function open(options: RootlessNetNSOptions): Promise<RootlessNetNS> {
 }
 
 function printStatus(json: boolean, staticDir?: string): void {
-  const status = rootlessStatus(staticDir);
+  // The full CLI runs inside nsnet's user namespace (cli.ts re-enters it).
+  const status = rootlessStatus({ staticDir, access: INSIDE });
   if (json) {
     printJson({
       exists: status.exists,
@@ -187,12 +191,8 @@ function upCommand(): CommandUnknownOpts {
       .option("--json", "print the status as JSON"),
   ).action(async (flags) => {
     const options = toOptions(flags as HelperFlags);
-    const rootless = await open({ ...options, create: true });
-    try {
-      if (rootless.setPinned(true)) rootless.changeRefCount(+1);
-    } finally {
-      rootless.unlock();
-    }
+    // The pin `up` holds stays after this process, until `down`.
+    await open({ ...options, create: true, hold: "pin" });
     printStatus(Boolean((flags as { json?: boolean }).json), options.staticDir);
   });
 }
@@ -243,6 +243,7 @@ function downCommand(): CommandUnknownOpts {
       const removed = await rootlessDown({
         force: flags.force,
         staticDir: flags.staticDir,
+        access: INSIDE,
       });
       if (!removed) console.log("rootless network namespace: not running");
     });
@@ -255,7 +256,7 @@ function releaseCommand(): CommandUnknownOpts {
     )
     .action(async () => {
       requireRootless();
-      await releaseRootlessReference();
+      await releaseRootlessReference({ access: INSIDE });
     });
 }
 

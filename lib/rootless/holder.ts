@@ -17,14 +17,15 @@ import {
 } from "../../ffi/syscalls.ts";
 import { NsnetError } from "../errors.ts";
 import { debug } from "../log.ts";
-import { enteringPause, seenFromHere } from "./entry.ts";
+import { pausePid, seenFromHere, type UserNSAccess } from "./access.ts";
 import {
   insideMountPlan,
   type MountStep,
   pathWithSbin,
+  type SpawnInsideOptions,
   spawnWithMounts,
 } from "./inside.ts";
-import type { RootlessPaths } from "./netns.ts";
+import type { RootlessPaths } from "./state.ts";
 
 /** The holder's argv[0]: how it is recognised. */
 export const HOLDER_NAME = "nsnet-inside";
@@ -58,6 +59,8 @@ export function netnsLink(path: string): string {
 
 /** Options for {@linkcode startHolder}. */
 export interface StartHolderOptions {
+  /** How the user namespace is reached. */
+  access: UserNSAccess;
   /** Called with the holder's pid as soon as it exists (to record it). */
   onSpawn?: (pid: number) => void;
   /** S6's mounts, when the caller worked them out already; else read now. */
@@ -72,9 +75,9 @@ export interface StartHolderOptions {
  */
 export async function startHolder(
   paths: RootlessPaths,
-  options: StartHolderOptions = {},
+  options: StartHolderOptions,
 ): Promise<number> {
-  const { onSpawn = () => {}, timeoutMs = 5000 } = options;
+  const { access, onSpawn = () => {}, timeoutMs = 5000 } = options;
   const child = spawnWithMounts(
     paths.netns,
     options.plan ?? insideMountPlan(paths),
@@ -84,12 +87,12 @@ export async function startHolder(
       stdout: "null",
       stderr: "piped",
       detach: true,
-      joinUserNamespaceOf: enteringPause(),
+      joinUserNamespaceOf: pausePid(access),
       fstabDir: paths.dir,
     },
   );
   onSpawn(child.pid);
-  const netns = netnsLink(seenFromHere(paths.netns));
+  const netns = netnsLink(seenFromHere(access, paths.netns));
   const exited = child.status;
   let done: Deno.CommandStatus | undefined;
   exited.then((s) => done = s);
@@ -127,12 +130,7 @@ export async function startHolder(
 export function spawnInHolder(
   holderPid: number,
   command: readonly string[],
-  options: {
-    env?: Record<string, string>;
-    stdin?: "inherit" | "piped" | "null";
-    stdout?: "inherit" | "piped" | "null";
-    stderr?: "inherit" | "piped" | "null";
-  } = {},
+  options: SpawnInsideOptions = {},
 ): Deno.ChildProcess {
   // Joining the user namespace one is already in is EINVAL: only from outside.
   const sameUserNS = Deno.readLinkSync("/proc/self/ns/user") ===

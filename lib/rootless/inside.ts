@@ -13,13 +13,9 @@
 import { pathExists, writeFileAtomicSync } from "../fs.ts";
 import { resolveResolvConfPath } from "../resolv_conf/path.ts";
 import { getEnv } from "../env.ts";
-import { enteringPause } from "./entry.ts";
+import { pausePid, type UserNSAccess } from "./access.ts";
 import { runtimeDir } from "./runtime_dir.ts";
-import type {
-  RootlessNetNS,
-  RootlessPaths,
-  SpawnInsideOptions,
-} from "./netns.ts";
+import type { RootlessPaths } from "./state.ts";
 
 /** One mount step inside the new mount namespace. */
 export type MountStep =
@@ -300,16 +296,33 @@ export function spawnWithMounts(
   }).spawn();
 }
 
-/** Spawns `command` inside `rootless` with S6's mounts; see {@linkcode RootlessNetNS.spawn}. */
+/** Options for {@linkcode spawnInside} and `RootlessNetNS.spawn`. */
+export interface SpawnInsideOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Where the child's output goes; default inherited. */
+  stdout?: "inherit" | "piped" | "null";
+  /** Where the child's errors go; default inherited. */
+  stderr?: "inherit" | "piped" | "null";
+  /** The child's input; default inherited. */
+  stdin?: "inherit" | "piped" | "null";
+}
+
+/**
+ * Spawns `command` inside the rootless namespace of `paths` with S6's mounts
+ * applied anew (the way when its mount holder is gone), reaching the user
+ * namespace as `access` says.
+ */
 export function spawnInside(
-  rootless: RootlessNetNS,
+  paths: RootlessPaths,
+  access: UserNSAccess,
   command: readonly string[],
   options: SpawnInsideOptions = {},
 ): Deno.ChildProcess {
   return spawnWithMounts(
-    rootless.path,
-    insideMountPlan(rootless.paths),
+    paths.netns,
+    insideMountPlan(paths),
     command,
-    { ...options, joinUserNamespaceOf: enteringPause() },
+    { ...options, joinUserNamespaceOf: pausePid(access) },
   );
 }

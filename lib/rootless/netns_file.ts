@@ -1,6 +1,6 @@
 /**
  * The rootless namespace's file, from inside nsnet's user namespace or from
- * outside it through the pause process (see `entry.ts`): making a namespace
+ * outside it through the pause process (see `access.ts`): making a namespace
  * on it, and removing it. Whether it holds one is in `state.ts`.
  *
  * @module
@@ -10,14 +10,21 @@ import { NsnetError } from "../errors.ts";
 import { debug } from "../log.ts";
 import { newNSWithName } from "../netns/create.ts";
 import { unmountNS } from "../netns/teardown.ts";
-import { enteringPause, inUserNS } from "./entry.ts";
+import { inUserNS, pausePid, type UserNSAccess } from "./access.ts";
 
-/** Makes a network namespace and binds it at `path`, which must not exist. */
-export async function createNamespaceFile(path: string): Promise<void> {
+/**
+ * Makes a network namespace and binds it at `path`, which must not exist,
+ * reaching the user namespace as `access` says.
+ */
+export async function createNamespaceFile(
+  path: string,
+  access: UserNSAccess,
+): Promise<void> {
   const slash = path.lastIndexOf("/");
   const name = path.slice(slash + 1);
   const dir = path.slice(0, slash);
-  if (enteringPause() === undefined) {
+  const pause = pausePid(access);
+  if (pause === undefined) {
     newNSWithName(name, { runDir: dir }).close();
     return;
   }
@@ -27,7 +34,8 @@ export async function createNamespaceFile(path: string): Promise<void> {
   // first when it is none), so that namespaces bound later reach mount
   // namespaces made earlier. Once per pause process is enough.
   const [program, ...args] = inUserNS(
-    isSharedMountPoint(dir) ? ["unshare", `--net=${path}`, "true"] : [
+    access,
+    isSharedMountPoint(pause, dir) ? ["unshare", `--net=${path}`, "true"] : [
       "sh",
       "-c",
       'mount --make-rshared "$1" 2>/dev/null || { mount --rbind "$1" "$1" && mount --make-rshared "$1"; } || exit 1; exec unshare --net="$2" true',
@@ -45,14 +53,14 @@ export async function createNamespaceFile(path: string): Promise<void> {
       stderr: "piped",
     }).output();
   } catch (error) {
-    removeNamespaceFile(path);
+    removeNamespaceFile(path, access);
     throw new NsnetError("cannot run `nsenter` to make the namespace", {
       hint: "install util-linux",
       cause: error,
     });
   }
   if (!out.success) {
-    removeNamespaceFile(path);
+    removeNamespaceFile(path, access);
     throw new NsnetError(
       `cannot make the network namespace ${path}: ${
         new TextDecoder().decode(out.stderr).trim() || `exit ${out.code}`
@@ -63,11 +71,9 @@ export async function createNamespaceFile(path: string): Promise<void> {
 }
 
 /** Whether `dir` is a shared mount point in the pause process's mount namespace. */
-function isSharedMountPoint(dir: string): boolean {
+function isSharedMountPoint(pause: number, dir: string): boolean {
   try {
-    const mountinfo = Deno.readTextFileSync(
-      `/proc/${enteringPause()}/mountinfo`,
-    );
+    const mountinfo = Deno.readTextFileSync(`/proc/${pause}/mountinfo`);
     return mountinfo.split("\n").some((line) => {
       const fields = line.split(" ");
       const separator = fields.indexOf("-");
@@ -84,8 +90,8 @@ function isSharedMountPoint(dir: string): boolean {
  * outside, removing the file is enough: the kernel detaches what is mounted
  * on it in other mount namespaces when it goes.
  */
-export function removeNamespaceFile(path: string): void {
-  if (enteringPause() === undefined) {
+export function removeNamespaceFile(path: string, access: UserNSAccess): void {
+  if (access.kind === "inside") {
     unmountNS(path);
     return;
   }

@@ -1,71 +1,25 @@
 /**
- * pasta (Debian's passt package) as the rootless namespace's helper: the same
- * job as slirp4netns with pasta's own flags. pasta daemonises itself and
- * writes its pid file once the namespace is configured.
+ * pasta as a helper, the way `lib/sandbox` started it before the helper
+ * driver (`helpers/driver.ts`): kept only until it calls the driver.
  *
  * @module
  */
 
-import { NsnetError } from "../errors.ts";
-import { isRootless } from "./detect.ts";
-import { debug, logHelperOutput } from "../log.ts";
-import { inUserNS } from "./entry.ts";
 import type { ResolvedHelperOptions } from "./helper_options.ts";
-import { readPidFile } from "./helper_process.ts";
-import { type StartedHelper, TAP_NAME } from "./slirp4netns.ts";
+import { helperDriver } from "./helpers/driver.ts";
+import type { StartedHelper } from "./helpers/types.ts";
+import { runPasta } from "./helpers/pasta.ts";
+import { INSIDE } from "./access.ts";
+
+export { pastaArgs } from "./helpers/pasta.ts";
 
 /**
- * pasta's arguments for the namespace at `nsPath`: the same addresses as
- * slirp4netns; ports forwarded only as `portArgs` says (default none).
+ * Starts pasta for the namespace at `nsPath`, from inside the user
+ * namespace, with the pid file `pidFile` and `portArgs` as its port
+ * arguments (default none); resolves once it has daemonised.
+ *
+ * @deprecated Use `helperDriver("pasta").start({...})` with `ports`.
  */
-export function pastaArgs(
-  options: ResolvedHelperOptions,
-  nsPath: string,
-  pidFile: string,
-  logFile: string,
-  portArgs: readonly string[] = ["--tcp-ports", "none", "--udp-ports", "none"],
-): string[] {
-  const { addresses } = options;
-  const args = [
-    "--config-net",
-    "--netns",
-    nsPath,
-    "--netns-only",
-    "--pid",
-    pidFile,
-    "--log-file",
-    logFile,
-    "--quiet",
-    "--mtu",
-    String(options.mtu),
-    "--ns-ifname",
-    TAP_NAME,
-    "--address",
-    addresses.guest,
-    "--netmask",
-    String(addresses.prefixLength),
-    "--gateway",
-    addresses.gateway,
-    "--dns-forward",
-    addresses.dns,
-    // Ports are published per sandbox, never all at once.
-    ...portArgs,
-    "--tcp-ns",
-    "none",
-    "--udp-ns",
-    "none",
-  ];
-  // As real root pasta would drop to nobody, who may not enter a root-owned
-  // namespace; in a user namespace that drop works and is kept.
-  if (!isRootless()) args.push("--runas", "0:0");
-  if (!options.ipv6) args.push("--ipv4-only");
-  if (!options.allowHostLoopback) args.push("--no-map-gw");
-  if (options.outboundAddr) args.push("--outbound", options.outboundAddr);
-  if (options.outboundAddr6) args.push("--outbound", options.outboundAddr6);
-  return args;
-}
-
-/** Starts pasta for the namespace at `nsPath`; resolves once it has daemonised. */
 export async function startPasta(
   options: ResolvedHelperOptions,
   nsPath: string,
@@ -73,40 +27,15 @@ export async function startPasta(
   pidFile: string,
   portArgs?: readonly string[],
 ): Promise<StartedHelper> {
-  const log = `${dir}/pasta.log`;
-  const args = pastaArgs(options, nsPath, pidFile, log, portArgs);
-  debug(`starting ${options.binary} ${args.join(" ")}`);
-  try {
-    const [program, ...rest] = inUserNS([options.binary, ...args]);
-    const out = await new Deno.Command(program!, {
-      args: rest,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = readLog(log) + new TextDecoder().decode(out.stderr).trim();
-    if (!out.success) {
-      throw new NsnetError(
-        `pasta failed (exit ${out.code}): ${text || "(no output)"}`,
-      );
-    }
-    logHelperOutput("pasta", text);
-    const pid = readPidFile(pidFile);
-    if (pid === undefined) {
-      throw new NsnetError(`pasta wrote no pid to ${pidFile}`);
-    }
-    return { pid };
-  } finally {
-    try {
-      Deno.removeSync(log);
-    } catch { /* gone */ }
+  if (portArgs !== undefined) {
+    // Arguments made already: the driver takes mappings, so go around it.
+    return await runPasta(options, INSIDE, nsPath, dir, pidFile, portArgs);
   }
-}
-
-function readLog(path: string): string {
-  try {
-    return Deno.readTextFileSync(path).trim();
-  } catch {
-    return "";
-  }
+  const { pid } = await helperDriver("pasta").start({
+    options,
+    netnsPath: nsPath,
+    dir,
+    pidFile,
+  });
+  return { pid };
 }

@@ -9,19 +9,17 @@
 
 import { waitForwardingSignals } from "../child.ts";
 import { NsnetError } from "../errors.ts";
-import { enterThroughPause } from "./entry.ts";
+import type { RootlessNetNS } from "./handle.ts";
 import {
   getRootlessNetNS,
   getRootlessNetNSThroughPause,
-  releaseRootlessReference,
-  type RootlessNetNS,
   type RootlessNetNSOptions,
-} from "./netns.ts";
+} from "./open.ts";
 
 /**
  * `nsnet rootless exec` for an unprivileged caller outside nsnet's user
  * namespace: everything that needs the user namespace goes through the
- * pause process (see `entry.ts`), with no second nsnet inside. `pause`
+ * pause process (see `access.ts`), with no second nsnet inside. `pause`
  * resolves to its pid once it is up; what needs no user namespace is done
  * meanwhile.
  */
@@ -36,13 +34,10 @@ export async function execThroughPause(
   );
 }
 
-/** Drops the reference an exec took, from outside, through `pausePid`. */
-export async function releaseThroughPause(pausePid: number): Promise<void> {
-  enterThroughPause(pausePid);
-  await releaseRootlessReference();
-}
-
-/** Runs `command` inside the rootless namespace; returns its exit status. */
+/**
+ * Runs `command` inside the rootless namespace (made if needed) and returns
+ * its exit status. Needs nsnet's user namespace (`nsnet unshare`).
+ */
 export async function execInRootlessNetNS(
   command: readonly string[],
   options: RootlessNetNSOptions = {},
@@ -69,27 +64,15 @@ function requireCommand(command: readonly string[]): void {
   }
 }
 
-/** Runs `command` in `rootless` (locked), holding a reference while it runs. */
+/** Runs `command` in `rootless`, whose reference is given back when it ends. */
 async function execIn(
   rootless: RootlessNetNS,
   command: readonly string[],
 ): Promise<number> {
-  let child: Deno.ChildProcess;
   try {
-    child = rootless.spawn(command);
-    rootless.changeRefCount(+1);
+    return await waitForwardingSignals(rootless.spawn(command));
   } finally {
-    rootless.unlock();
+    // Nobody waits on the namespace when this was the last: neither on its helper's exit.
+    await rootless.release({ waitForHelper: false });
   }
-  const status = await waitForwardingSignals(child);
-  rootless.lock();
-  try {
-    if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
-      // Nobody waits on this namespace any more: neither on its helper's exit.
-      await rootless.cleanup({ waitForHelper: false });
-    }
-  } finally {
-    rootless.unlock();
-  }
-  return status;
 }

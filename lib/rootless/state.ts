@@ -1,7 +1,8 @@
 /**
  * The rootless namespace's state on disk, and nothing that makes or changes
  * the namespace itself: where its pieces live, `info.json`, the reference
- * count, and whether its file holds a namespace. Small on purpose: the warm `rootless exec` path loads only this.
+ * count, and whether its file holds a namespace. Small on purpose: the warm
+ * `rootless exec` path loads only this.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import { writeFileAtomicSync } from "../fs.ts";
 import { warn } from "../log.ts";
 import { nsRunDir } from "../netns/run_dir.ts";
 import { sha256Hex } from "../sha256.ts";
-import { seenFromHere } from "./entry.ts";
+import { seenFromHere, type UserNSAccess } from "./access.ts";
 import type { HelperKind, HelperOptions } from "./helper_options.ts";
 import { rootlessStateDir } from "./runtime_dir.ts";
 
@@ -165,12 +166,16 @@ export type NamespaceFileState = "present" | "missing" | "stale";
  * Whether `path` holds a network namespace ("present"), does not exist
  * ("missing"), or is a file that holds none ("stale": left by a reboot or a
  * crash). nsfs has one device, so a namespace file bears the device of our
- * own network namespace's file.
+ * own network namespace's file. `access` says how the user namespace's
+ * mount namespace, where the file is bound, is reached.
  */
-export function namespaceFileState(path: string): NamespaceFileState {
+export function namespaceFileState(
+  path: string,
+  access: UserNSAccess,
+): NamespaceFileState {
   let dev: number;
   try {
-    dev = Deno.statSync(seenFromHere(path)).dev;
+    dev = Deno.statSync(seenFromHere(access, path)).dev;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return "missing";
     throw error;

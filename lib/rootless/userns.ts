@@ -265,22 +265,3 @@ export async function reexecInUserNS(args: readonly string[]): Promise<number> {
   }
   return await waitForwardingSignals(child);
 }
-
-/** Commands that work without nsnet's user namespace when run unprivileged. */
-const OUTSIDE_USERNS = new Set(["help", "resolv"]);
-
-/**
- * Whether the CLI arguments `args` name a command that, run unprivileged,
- * must run inside nsnet's user namespace: all but help, version and `resolv`.
- */
-export function wantsUserNS(args: readonly string[]): boolean {
-  if (
-    args.some((a) =>
-      a === "--help" || a === "-h" || a === "--version" || a === "-V"
-    )
-  ) {
-    return false;
-  }
-  const command = args.find((a) => !a.startsWith("-"));
-  return command !== undefined && !OUTSIDE_USERNS.has(command);
-}

@@ -6,7 +6,7 @@
  * and its mount holder are all there, it counts a reference under the lock
  * and starts the command with one `nsenter` into the holder's namespaces.
  * Otherwise (the first run, or something to repair) it makes or mends the
- * namespace from here, through the pause process (see `entry.ts`).
+ * namespace from here, through the pause process (see `access.ts`).
  *
  * The warm path loads nothing heavy (no commander, no Node compatibility
  * layer, no libc): its cost is little more than Deno's own startup.
@@ -26,37 +26,24 @@ import {
   readRefCount,
   rootlessPaths,
 } from "./state.ts";
-import { enterThroughPause, seenFromHere } from "./entry.ts";
-import { livePause } from "./userns.ts";
-
-/** The command of `rootless exec -- CMD…` when nothing else is on the line, else undefined. */
-export function plainRootlessExec(
-  args: readonly string[],
-): string[] | undefined {
-  if (args[0] !== "rootless" || args[1] !== "exec") return undefined;
-  const rest = args.slice(2);
-  const command = rest[0] === "--" ? rest.slice(1) : rest;
-  if (command.length === 0 || command[0]!.startsWith("-")) return undefined;
-  return command;
-}
+import { seenFromHere, type ViaPause } from "./access.ts";
 
 /**
  * Runs `command` in the warm rootless namespace and returns its exit status;
  * undefined (having done nothing) when the warm path does not apply: the
  * caller then makes or mends the namespace (see `run.ts`). When this command
- * held the last reference, `release(pausePid)` drops it, which tears the
- * namespace down. For an unprivileged caller outside nsnet's user namespace.
+ * held the last reference, `release(access)` drops it, which tears the
+ * namespace down. For an unprivileged caller outside nsnet's user namespace,
+ * reaching it through the live pause process `access` names.
  *
  * This module imports nothing that makes namespaces, statically or not: the
  * caller brings that in only when it is needed.
  */
 export async function warmRootlessExec(
+  access: ViaPause,
   command: readonly string[],
-  release: (pausePid: number) => Promise<void>,
+  release: (access: ViaPause) => Promise<void>,
 ): Promise<number | undefined> {
-  const pause = livePause();
-  if (pause === undefined) return undefined;
-  enterThroughPause(pause);
   let paths;
   try {
     paths = rootlessPaths();
@@ -77,7 +64,7 @@ export async function warmRootlessExec(
     const netnsPath = info.staticDir === paths.staticDir
       ? info.netnsPath
       : paths.netns;
-    if (namespaceFileState(netnsPath) !== "present") return undefined;
+    if (namespaceFileState(netnsPath, access) !== "present") return undefined;
     if (
       !isHelperProcess(info.helperPid, {
         program: info.helper,
@@ -86,7 +73,7 @@ export async function warmRootlessExec(
     ) {
       return undefined;
     }
-    const netns = netnsLink(seenFromHere(netnsPath));
+    const netns = netnsLink(seenFromHere(access, netnsPath));
     if (!isHolderProcess(info.holderPid, netns)) {
       return undefined;
     }
@@ -113,9 +100,14 @@ export async function warmRootlessExec(
     } finally {
       lock.release();
     }
-    if (last) await release(pause);
+    if (last) await release(access);
   }
   return status;
 }
 
-export { ensurePause, inNsnetUserNS, needsUserNS } from "./userns.ts";
+export {
+  ensurePause,
+  inNsnetUserNS,
+  livePause,
+  needsUserNS,
+} from "./userns.ts";

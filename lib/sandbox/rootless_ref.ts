@@ -11,7 +11,7 @@ import type { HelperOptions } from "../rootless/helper_options.ts";
 import {
   getRootlessNetNS,
   type SpawnInsideOptions,
-} from "../rootless/netns.ts";
+} from "../rootless/_locked_compat.ts";
 import { writeRecord } from "./store.ts";
 import type { SandboxRecord } from "./types.ts";
 
