@@ -8,26 +8,20 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { waitForwardingSignals } from "../child.ts";
 import { NsnetError, SandboxNotFoundError } from "../errors.ts";
-import { getNS } from "../netns/netns.ts";
-import { netIO } from "../stats.ts";
+import type { NetIO } from "../stats.ts";
 import {
   adoptSandbox,
   createSandbox,
   inspectSandbox,
-  needsHostForwarder,
-  removeOrphanedSandboxes,
   removeSandbox,
 } from "../sandbox/lifecycle.ts";
 import { formatNetworkMode } from "../sandbox/network_mode.ts";
 import { listRecords, readRecord } from "../sandbox/store.ts";
 import type { SandboxRecord } from "../sandbox/types.ts";
 import { spawnInSandbox } from "../sandbox/exec.ts";
-import { selfCheck } from "../sandbox/self_check.ts";
-import type { Forwarder } from "../ports/forwarder.ts";
-import {
-  runForwarderProcess,
-  startForwarderFor,
-} from "../sandbox/forwarder_process.ts";
+import { runForwarderProcess } from "../sandbox/forwarder_process.ts";
+import { runSandbox } from "../sandbox/run.ts";
+import { sandboxStats } from "../sandbox/stats.ts";
 import {
   EXIT,
   ExitRequest,
@@ -63,16 +57,7 @@ function summary(record: SandboxRecord): Record<string, unknown> {
   };
 }
 
-/** The sandbox's network I/O (S14): over the interfaces its status lists (the helper's tap0 in helper mode). */
-function sandboxStats(record: SandboxRecord): ReturnType<typeof netIO> {
-  const path = record.netnsPath;
-  if (path === undefined) return undefined;
-  const interfaces = Object.keys(record.status?.interfaces ?? {});
-  using ns = getNS(path);
-  return netIO(ns, interfaces.length > 0 ? interfaces : undefined);
-}
-
-function printStats(stats: ReturnType<typeof netIO>, json: boolean): void {
+function printStats(stats: NetIO | undefined, json: boolean): void {
   if (stats === undefined) {
     if (json) printJson(null);
     else console.log("no network namespace: no statistics");
@@ -266,14 +251,6 @@ export function sandboxCommand(): CommandUnknownOpts {
     .addCommand(forwardCommand(), { hidden: true });
 }
 
-/** Starts the forwarder of a rootless bridge sandbox's published ports, if it has any. */
-function startRootlessForwarder(
-  record: SandboxRecord,
-): Promise<Forwarder | undefined> {
-  if (!needsHostForwarder(record)) return Promise.resolve(undefined);
-  return startForwarderFor(record);
-}
-
 function forwardCommand(): CommandUnknownOpts {
   return new Command("forward")
     .description(
@@ -318,60 +295,24 @@ export function runCommand(): CommandUnknownOpts {
     .option("--json", "self-check: print the report as JSON")
     .passThroughOptions()
     .action(async (command, opts) => {
-      const argv = command[0] === "--" ? command.slice(1) : command;
-      const selfChecking = argv.length === 0;
-      // What an nsnet run killed before it could clean up left behind goes first.
-      await removeOrphanedSandboxes();
-      const record = await createSandbox({
+      const status = await runSandbox({
+        command: command[0] === "--" ? command.slice(1) : command,
         name: opts.name,
         network: opts.network,
         ports: opts.publish,
         dns: opts.dns,
         backend: opts.backend,
-        helper: { allowHostLoopback: opts.allowHostLoopback || selfChecking },
-        runnerPid: Deno.pid,
-        callerForwardsPorts: true,
+        helper: { allowHostLoopback: opts.allowHostLoopback },
+        json: Boolean(opts.json),
+        onStats: opts.stats
+          ? (stats) => {
+            if (opts.json) console.error(JSON.stringify(stats, jsonReplacer));
+            else printStats(stats, false);
+          }
+          : undefined,
       });
-      // S11: rootless, the port forwarder starts once the backend gave its status.
-      let forwarder: Forwarder | undefined;
-      try {
-        forwarder = await startRootlessForwarder(record);
-      } catch (error) {
-        await removeSandbox(record.name, { force: true });
-        throw error;
-      }
-      let status: number = EXIT.FAILURE;
-      // Until the command runs, a signal tears the sandbox down and ends nsnet.
-      const interrupted = new Promise<number>((resolve) => {
-        for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-          Deno.addSignalListener(
-            signal,
-            () =>
-              resolve(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 })[signal]),
-          );
-        }
-      });
-      try {
-        if (selfChecking) {
-          status = await Promise.race([
-            selfCheck(record, Boolean(opts.json)),
-            interrupted,
-          ]);
-        } else {
-          const child = spawnInSandbox(record, argv);
-          status = await waitForwardingSignals(child);
-        }
-        if (opts.stats) {
-          const stats = sandboxStats(record);
-          if (opts.json) console.error(JSON.stringify(stats, jsonReplacer));
-          else printStats(stats, false);
-        }
-      } finally {
-        await forwarder?.close();
-        await removeSandbox(record.name, { force: true });
-      }
       if (status !== 0) throw new ExitRequest(status);
-      // Signal listeners keep the event loop alive: end explicitly.
+      // Forwarder threads may keep the event loop alive: end explicitly.
       throw new ExitRequest(EXIT.OK);
     });
 }
