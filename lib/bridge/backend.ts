@@ -18,6 +18,7 @@
 import { sha256Hex } from "../sha256.ts";
 import { NsnetError } from "../errors.ts";
 import type { StatusBlock } from "../inspect.ts";
+import { type FileLock, withFileLock } from "../lock.ts";
 import { debug, warn } from "../log.ts";
 import { addAddress } from "../netlink/address.ts";
 import { LinkNotFoundError } from "../netlink/errors.ts";
@@ -35,7 +36,6 @@ import { NetlinkSocket } from "../netlink/socket.ts";
 import { checkFault } from "../netns/_faults.ts";
 import { getNS, type NetNS } from "../netns/netns.ts";
 import { Ipam, networksInUse } from "./ipam.ts";
-import { type StateLock, withStateLock } from "./lock.ts";
 import { type NetworkConfig, parseSubnet, validateNetwork } from "./network.ts";
 import {
   applyFirewall,
@@ -260,7 +260,7 @@ export async function setupBridge(
   const ifname = options.interfaceName ?? "eth0";
   validateLinkName(ifname);
   Deno.mkdirSync(ctx.stateDir, { recursive: true, mode: 0o700 });
-  return await withStateLock(lockPath(ctx), async (lock) => {
+  return await withFileLock(lockPath(ctx), async (lock) => {
     try {
       return await configure(
         ctx,
@@ -307,7 +307,7 @@ export async function teardownBridge(
 ): Promise<void> {
   const ifname = options.interfaceName ?? "eth0";
   Deno.mkdirSync(ctx.stateDir, { recursive: true, mode: 0o700 });
-  await withStateLock(lockPath(ctx), async (lock) => {
+  await withFileLock(lockPath(ctx), async (lock) => {
     const errors: unknown[] = [];
     try {
       await unconfigure(ctx, sandboxNS, sandboxId, network, ifname, errors);
@@ -323,7 +323,7 @@ export async function teardownBridge(
 }
 
 /** Releases the backend lock; with no network in use, the lock file and the IPAM dir go too. */
-function releaseLock(ctx: BridgeContext, lock: StateLock): void {
+function releaseLock(ctx: BridgeContext, lock: FileLock): void {
   const idle = networksInUse(ipamDir(ctx)).length === 0;
   if (idle) {
     try {

@@ -13,7 +13,7 @@
 
 import { NsnetError } from "../errors.ts";
 import { writeFileAtomicSync } from "../fs.ts";
-import { StateLock } from "./lock.ts";
+import { FileLock } from "../lock.ts";
 import {
   ipv4ToNumber,
   type NetworkConfig,
@@ -82,14 +82,14 @@ export class Ipam {
   /** The network. */
   readonly network: NetworkConfig;
   readonly #path: string;
-  readonly #lock: StateLock;
+  readonly #lock: FileLock;
   #file: IpamFile;
 
   /** Wraps an open table; use {@linkcode Ipam.open}. */
   constructor(
     network: NetworkConfig,
     path: string,
-    lock: StateLock,
+    lock: FileLock,
     file: IpamFile,
   ) {
     this.network = network;
@@ -106,7 +106,7 @@ export class Ipam {
     parseSubnet(network.subnet);
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = ipamFilePath(dir, network.name);
-    const lock = StateLock.acquire(`${dir}/${network.name}.lock`);
+    const lock = new FileLock(`${dir}/${network.name}.lock`).acquire();
     try {
       const file = readFile(path) ?? { network, allocations: {} };
       if (

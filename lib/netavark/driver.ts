@@ -18,7 +18,7 @@
  */
 
 import { Ipam, networksInUse } from "../bridge/ipam.ts";
-import { type StateLock, withStateLock } from "../bridge/lock.ts";
+import { type FileLock, withFileLock } from "../lock.ts";
 import type { NetworkConfig } from "../bridge/network.ts";
 import { NsnetError } from "../errors.ts";
 import type { NetAddress, NetInterface, StatusBlock } from "../inspect.ts";
@@ -417,7 +417,7 @@ export async function netavarkSetupDetailed(
 ): Promise<NetavarkSetupResult> {
   const resolved = resolve(attachments, options);
   Deno.mkdirSync(resolved.runDir, { recursive: true, mode: 0o700 });
-  return await withStateLock(`${resolved.runDir}/netavark.lock`, async () => {
+  return await withFileLock(`${resolved.runDir}/netavark.lock`, async () => {
     const ipamDir = `${resolved.runDir}/ipam`;
     const ips = new Map<string, string[]>();
     const allocated: NetworkConfig[] = [];
@@ -499,7 +499,7 @@ export async function netavarkTeardown(
 ): Promise<void> {
   const resolved = resolve(attachments, options);
   Deno.mkdirSync(resolved.runDir, { recursive: true, mode: 0o700 });
-  await withStateLock(`${resolved.runDir}/netavark.lock`, async (lock) => {
+  await withFileLock(`${resolved.runDir}/netavark.lock`, async (lock) => {
     const ipamDir = `${resolved.runDir}/ipam`;
     const ips = new Map<string, string[]>();
     const held: NetworkConfig[] = [];
@@ -543,7 +543,7 @@ export async function netavarkTeardown(
  * With no address handed out any more, nsnet's netavark state goes: the
  * IPAM dir, the lock file (under the lock) and the run dir, once empty.
  */
-function pruneIdle(runDir: string, ipamDir: string, lock: StateLock): void {
+function pruneIdle(runDir: string, ipamDir: string, lock: FileLock): void {
   if (networksInUse(ipamDir).length > 0) return;
   try {
     Deno.removeSync(ipamDir);
