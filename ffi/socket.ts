@@ -8,6 +8,7 @@
  */
 
 import { SyscallError } from "../lib/errors.ts";
+import { Errno } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
 
 /** Socket type and flag constants (x86_64 and aarch64 share them). */
@@ -20,9 +21,6 @@ export const MSG = { PEEK: 0x2, TRUNC: 0x20, DONTWAIT: 0x40 } as const;
 export const SOL_SOCKET = 1;
 /** Socket option numbers at `SOL_SOCKET`. */
 export const SO = { SNDBUF: 7, RCVBUF: 8 } as const;
-
-const EINTR = 4;
-const EAGAIN = 11;
 
 function fail(call: string, subject: string): never {
   throw new SyscallError(call, errno(), subject);
@@ -100,7 +98,7 @@ export function recv(
     const n = Number(libc().recv(fd, buffer, BigInt(length), flags));
     if (n >= 0) return n;
     const code = errno();
-    if (code !== EINTR) throw new SyscallError("recv", code, `fd ${fd}`);
+    if (code !== Errno.EINTR) throw new SyscallError("recv", code, `fd ${fd}`);
   }
 }
 
@@ -120,7 +118,7 @@ export function recvIfQueued(
     );
     if (n >= 0) return n;
     const code = errno();
-    if (code === EAGAIN) return undefined;
-    if (code !== EINTR) throw new SyscallError("recv", code, `fd ${fd}`);
+    if (code === Errno.EAGAIN) return undefined;
+    if (code !== Errno.EINTR) throw new SyscallError("recv", code, `fd ${fd}`);
   }
 }

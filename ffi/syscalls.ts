@@ -10,6 +10,7 @@
  */
 
 import { SyscallError } from "../lib/errors.ts";
+import { Errno } from "./errno.ts";
 import { cString, errno, libc } from "./libc.ts";
 
 /** Namespace type flags for {@linkcode unshare} and {@linkcode setns}. */
@@ -110,7 +111,7 @@ export function readFd(
   const n = Number(libc().read(fd, buffer, BigInt(buffer.length)));
   if (n >= 0) return n;
   const code = errno();
-  if (code === 11) return undefined; // EAGAIN
+  if (code === Errno.EAGAIN) return undefined;
   throw new SyscallError("read", code, `fd ${fd}`);
 }
 

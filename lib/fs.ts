@@ -100,11 +100,27 @@ export function writeFileAtomicSync(
   }
 }
 
-/** Whether `path` exists (following links). */
+/**
+ * Whether `path` exists (following links). A path that cannot be looked at
+ * (no permission) counts as missing.
+ */
 export function pathExists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `path` is a file someone may execute (following links), as a
+ * search of `PATH` wants it.
+ */
+export function isExecutableFile(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
   } catch {
     return false;
   }

@@ -12,6 +12,7 @@
 
 import { getEnv } from "../env.ts";
 import { NetworkNotFoundError } from "../errors.ts";
+import { isExecutableFile } from "../fs.ts";
 import { warn } from "../log.ts";
 import { isRootless } from "../rootless/detect.ts";
 import { CniConfigError, CniPluginNotFoundError } from "./errors.ts";
@@ -298,12 +299,7 @@ export function loadNetworkList(
 export function findPlugin(type: string, cniPath: readonly string[]): string {
   for (const dir of cniPath) {
     const path = `${dir}/${type}`;
-    try {
-      const stat = Deno.statSync(path);
-      if (stat.isFile && ((stat.mode ?? 0) & 0o111) !== 0) return path;
-    } catch {
-      // not in this directory
-    }
+    if (isExecutableFile(path)) return path;
   }
   throw new CniPluginNotFoundError(type, cniPath);
 }

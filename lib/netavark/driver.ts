@@ -21,6 +21,7 @@ import { Ipam, networksInUse } from "../bridge/ipam.ts";
 import { type FileLock, withFileLock } from "../lock.ts";
 import type { NetworkConfig } from "../bridge/network.ts";
 import { NsnetError } from "../errors.ts";
+import { isExecutableFile } from "../fs.ts";
 import type { NetAddress, NetInterface, StatusBlock } from "../inspect.ts";
 import type { PortMapping } from "../ports/spec.ts";
 import { isRootless } from "../rootless/detect.ts";
@@ -153,19 +154,10 @@ export class NetavarkNotFoundError extends NsnetError {
   }
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    const info = Deno.statSync(path);
-    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
-
 function findHelper(name: string): string | undefined {
   const path = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "");
   for (const dir of [...HELPER_BINARY_DIRS, ...path]) {
-    if (isExecutable(`${dir}/${name}`)) return `${dir}/${name}`;
+    if (isExecutableFile(`${dir}/${name}`)) return `${dir}/${name}`;
   }
   return undefined;
 }
@@ -222,7 +214,7 @@ function resolve(
   }
   const binary = options.binary ?? findNetavark();
   if (binary === undefined) throw new NetavarkNotFoundError();
-  if (options.binary !== undefined && !isExecutable(binary)) {
+  if (options.binary !== undefined && !isExecutableFile(binary)) {
     throw new NetavarkNotFoundError(binary);
   }
   const definitions = new Map<string, PodmanNetwork>();
