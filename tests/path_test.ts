@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import { joinPaths } from "../lib/path.ts";
+import { joinPaths } from "../lib/join_paths.ts";
 import { assertEquals } from "./_assert.ts";
 import { nsTest } from "./_helpers.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { joinPaths } from "../path.ts";
+import { joinPaths } from "../join_paths.ts";
 import { InvalidArgumentError, NsnetError } from "../errors.ts";
 import { writeFileAtomic } from "../fs.ts";
 import { ResolvConfError } from "./errors.ts";

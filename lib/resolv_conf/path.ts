@@ -11,7 +11,7 @@
  * @module
  */
 
-import { joinPaths } from "../path.ts";
+import { joinPaths } from "../join_paths.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { ResolvConfError } from "./errors.ts";
 
