@@ -27,9 +27,11 @@ import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { wantsUserNS } from "./argv.ts";
 import { EXIT } from "./output.ts";
 import { reportError as reportNsnetError } from "./report.ts";
+// The version is written once, in deno.json; only the full CLI loads it.
+import denoConfig from "../../deno.json" with { type: "json" };
 
 /** nsnet's version, as published. */
-export const VERSION = "0.1.0";
+export const VERSION: string = denoConfig.version;
 
 function buildProgram(): Command {
   const program = new Command("nsnet")
