@@ -60,11 +60,6 @@ export class RootlessNetNS {
     return this.paths.netns;
   }
 
-  /** What this handle still holds on the namespace. */
-  get holds(): RootlessHold {
-    return this.#hold;
-  }
-
   /**
    * Runs `fn(...args)` inside the namespace with the mounts of S6, on a
    * thread made for it and then ended: the caller's own threads never change

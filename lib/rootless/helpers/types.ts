@@ -26,7 +26,8 @@ export interface HelperStartOptions {
   pidFile?: string;
   /**
    * A fifo whose write side the caller holds open: the helper ends when the
-   * last holder closes it (slirp4netns `-e`; pasta ends with its namespace).
+   * last holder closes it (slirp4netns `-e`; pasta has no such option and
+   * ignores it).
    */
   exitPipe?: string;
   /** Host ports to publish into the namespace, from the start. */
