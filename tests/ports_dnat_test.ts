@@ -11,14 +11,6 @@ import {
   assertThrows,
 } from "./_assert.ts";
 import { nsTest, run, succeeds, withNamespaces } from "./_helpers.ts";
-import type { NetNS } from "../lib/netns/netns.ts";
-import {
-  addAddress,
-  createLink,
-  deleteLink,
-  NetlinkSocket,
-  setLink,
-} from "../lib/netlink/mod.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import {
   emptyDnatState,
@@ -33,55 +25,9 @@ import {
 import { probeHostPorts } from "../lib/ports/probe.ts";
 import type { PortMapping } from "../lib/ports/spec.ts";
 import { ask, tagServer } from "./_fixtures/tcp.ts";
+import { unwire, wire } from "./_fixtures/veth.ts";
 
 const HAVE_NFT = succeeds("nft", "--version");
-
-/** A veth from the host into `ns`, a /30 of 10.234.x.y; returns the addresses. */
-function wire(
-  ns: NetNS,
-  index: number,
-): { host: string; sandbox: string; iface: string } {
-  const base = 4 * ((Deno.pid * 7 + index * 13) % 16000);
-  const prefix = `10.234.${Math.floor(base / 256)}.`;
-  const [host, sandbox] = [
-    `${prefix}${(base % 256) + 1}`,
-    `${prefix}${(base % 256) + 2}`,
-  ];
-  const iface = `nsp${Deno.pid % 100000}x${index}`;
-  const sock = NetlinkSocket.open();
-  try {
-    createLink(sock, {
-      kind: "veth",
-      name: iface,
-      peer: { name: "eth0", netns: ns },
-    });
-    addAddress(sock, iface, `${host}/30`);
-    setLink(sock, iface, { up: true });
-  } finally {
-    sock.close();
-  }
-  const inner = NetlinkSocket.open(ns);
-  try {
-    addAddress(inner, "eth0", `${sandbox}/30`);
-    setLink(inner, "eth0", { up: true });
-    setLink(inner, "lo", { up: true });
-  } finally {
-    inner.close();
-  }
-  enableRouteLocalnet(iface);
-  return { host, sandbox, iface };
-}
-
-function unwire(iface: string): void {
-  const sock = NetlinkSocket.open();
-  try {
-    deleteLink(sock, iface);
-  } catch {
-    // gone with the namespace already
-  } finally {
-    sock.close();
-  }
-}
 
 function tableName(): string {
   return `nsnet_ports_t${Deno.pid}_${Math.floor(Math.random() * 1e6)}`;

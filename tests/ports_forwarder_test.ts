@@ -10,22 +10,12 @@ import {
   assertRejects,
 } from "./_assert.ts";
 import { nsTest, threadNetns, withNamespaces } from "./_helpers.ts";
-import type { NetNS } from "../lib/netns/netns.ts";
-import { NetlinkSocket, setLink } from "../lib/netlink/mod.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import { PortConflictError } from "../lib/ports/errors.ts";
 import { startForwarder } from "../lib/ports/forwarder.ts";
 import type { PortMapping } from "../lib/ports/spec.ts";
 import { ask, echoServer, readAll } from "./_fixtures/tcp.ts";
-
-function loopbackUp(ns: NetNS): void {
-  const sock = NetlinkSocket.open(ns);
-  try {
-    setLink(sock, "lo", { up: true });
-  } finally {
-    sock.close();
-  }
-}
+import { loopbackUp } from "./_fixtures/veth.ts";
 
 function tcp(hostPort: number, sandboxPort: number): PortMapping {
   return { protocol: "tcp", hostIp: "127.0.0.1", hostPort, sandboxPort };
