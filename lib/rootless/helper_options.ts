@@ -14,10 +14,10 @@ import {
 } from "../resolv_conf/helper_addresses.ts";
 import { parseIPAddress } from "../resolv_conf/ip.ts";
 
-/** The user-mode network helpers nsnet can drive. */
-export const HELPER_KINDS = ["slirp4netns", "pasta"] as const;
-/** One of {@linkcode HELPER_KINDS}. */
-export type HelperKind = typeof HELPER_KINDS[number];
+/** A user-mode network helper nsnet can drive. */
+export type HelperKind = "slirp4netns" | "pasta";
+/** The user-mode network helpers nsnet can drive, the default first. */
+export const HELPER_KINDS: readonly HelperKind[] = ["slirp4netns", "pasta"];
 
 /** Options for the helper of a rootless namespace (S3). */
 export interface HelperOptions {
