@@ -3,11 +3,25 @@
  * that takes it back to "nothing running" (no pause process, no slirp4netns,
  * no rootless netns), and the check that nothing of it is left.
  *
- * Everything here runs as root on behalf of the test user of
- * `tests/_rootless.ts`. Podman itself is only ever run as that user.
+ * Everything here runs as root on behalf of an unprivileged user (the
+ * benchmarks pass the test user of `tests/_rootless.ts`). Podman itself is
+ * only ever run as that user.
  */
 import { rootlessNetNSName } from "../lib/rootless/state.ts";
-import { type RootlessEnv, TEST_USER } from "../tests/_rootless.ts";
+
+/** The unprivileged user Podman runs as: what this module needs of it. */
+export interface PodmanUser {
+  /** Its uid. */
+  uid: number;
+  /** Its primary gid. */
+  gid: number;
+  /** Its home directory. */
+  home: string;
+  /** Its `XDG_RUNTIME_DIR`. */
+  runtimeDir: string;
+}
+
+type RootlessEnv = PodmanUser;
 
 /** What Podman runs for the rootless-netns comparison. */
 export const PODMAN_UNSHARE_NETNS: readonly string[] = [
@@ -75,20 +89,20 @@ export function userProcesses(uid: number): UserProcess[] {
   return found;
 }
 
-/** nsnet's rootless namespace name for the test user (useradd's home), which Podman's resets leave alone. */
-const NSNET_NAMES = new Set([
-  rootlessNetNSName(`/home/${TEST_USER}/.local/share/nsnet`),
-]);
+/** nsnet's rootless namespace name for the user, which Podman's resets leave alone. */
+function nsnetNetnsName(env: RootlessEnv): string {
+  return rootlessNetNSName(`${env.home}/.local/share/nsnet`);
+}
 
-/** Whether a process is one of rootless Podman's long-lived ones. */
-export function isPodmanProcess(p: UserProcess): boolean {
+/** Whether a process of `env`'s user is one of rootless Podman's long-lived ones. */
+export function isPodmanProcess(p: UserProcess, env: RootlessEnv): boolean {
   // The pause process is catatonit when installed, else Podman re-executed.
   if (p.comm === "catatonit" && p.cmdline.includes("-P")) return true;
   if (p.comm === "podman pause") return true;
   // Podman names its namespace rootless-netns-<hash>, as nsnet does: tell them apart by the hash.
   const match = /\/netns\/(rootless-netns-[0-9a-f]+)/.exec(p.cmdline);
   return p.comm === "slirp4netns" && match !== null &&
-    !NSNET_NAMES.has(match[1]!);
+    match[1] !== nsnetNetnsName(env);
 }
 
 /** Paths of rootless Podman's state under the user's runtime dir. */
@@ -145,7 +159,7 @@ function podmanNetnsFiles(env: RootlessEnv): string[] {
   try {
     return [...Deno.readDirSync(dir)]
       .filter((e) =>
-        e.name.startsWith("rootless-netns-") && !NSNET_NAMES.has(e.name)
+        e.name.startsWith("rootless-netns-") && e.name !== nsnetNetnsName(env)
       )
       .map((e) => `${dir}/${e.name}`);
   } catch {
@@ -187,10 +201,10 @@ export async function resetPodman(env: RootlessEnv): Promise<void> {
       ? undefined
       : userProcesses(env.uid).find((q) => q.pid === pid);
     // A recorded pid is trusted only while it still names a Podman process.
-    if (p && isPodmanProcess(p)) pids.add(p.pid);
+    if (p && isPodmanProcess(p, env)) pids.add(p.pid);
   }
   for (const p of userProcesses(env.uid)) {
-    if (isPodmanProcess(p) && p.state !== "Z") pids.add(p.pid);
+    if (isPodmanProcess(p, env) && p.state !== "Z") pids.add(p.pid);
   }
   for (const pid of pids) {
     try {
@@ -213,7 +227,7 @@ export async function resetPodman(env: RootlessEnv): Promise<void> {
 export function podmanLeftovers(env: RootlessEnv): string[] {
   return [
     ...userProcesses(env.uid)
-      .filter((p) => isPodmanProcess(p) && p.state !== "Z")
+      .filter((p) => isPodmanProcess(p, env) && p.state !== "Z")
       .map((p) => `process ${p.pid} (${p.cmdline})`),
     ...podmanNetnsFiles(env).map((f) => `netns file ${f}`),
   ];
