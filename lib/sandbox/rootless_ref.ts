@@ -8,10 +8,9 @@
 
 import { NsnetError } from "../errors.ts";
 import type { HelperOptions } from "../rootless/helper_options.ts";
-import {
-  getRootlessNetNS,
-  type SpawnInsideOptions,
-} from "../rootless/_locked_compat.ts";
+import type { SpawnInsideOptions } from "../rootless/inside.ts";
+import { getRootlessNetNS } from "../rootless/open.ts";
+import { releaseRootlessReference as releaseReference } from "../rootless/status.ts";
 import { writeRecord } from "./store.ts";
 import type { SandboxRecord } from "./types.ts";
 
@@ -39,24 +38,25 @@ export async function rootlessAccess(
   helper: HelperOptions = {},
 ): Promise<RootlessAccess | undefined> {
   if (!record.rootless) return undefined;
-  const rootless = await getRootlessNetNS({ ...helper, create: take });
+  // Taking, the handle holds a counted reference, which this sandbox keeps
+  // (its teardown gives it back): the handle is never released here.
+  const rootless = await getRootlessNetNS({
+    ...helper,
+    create: take,
+    hold: take ? "reference" : "none",
+  });
   if (rootless === undefined) {
     throw new NsnetError("no rootless network namespace");
   }
-  try {
-    if (take) {
-      rootless.changeRefCount(+1);
-      record.rootlessRef = true;
-      writeRecord(record);
-    }
-    return {
-      path: rootless.path,
-      dir: rootless.paths.dir,
-      spawn: (command, options) => rootless.spawn(command, options),
-    };
-  } finally {
-    rootless.unlock();
+  if (take) {
+    record.rootlessRef = true;
+    writeRecord(record);
   }
+  return {
+    path: rootless.path,
+    dir: rootless.paths.dir,
+    spawn: (command, options) => rootless.spawn(command, options),
+  };
 }
 
 /**
@@ -67,15 +67,6 @@ export async function releaseRootlessReference(
   record: SandboxRecord,
 ): Promise<void> {
   if (!record.rootless || !record.rootlessRef) return;
-  const rootless = await getRootlessNetNS({ create: false });
-  if (rootless !== undefined) {
-    try {
-      if (rootless.changeRefCount(-1) === 0 && !rootless.pinned) {
-        await rootless.cleanup();
-      }
-    } finally {
-      rootless.unlock();
-    }
-  }
+  await releaseReference({ waitForHelper: true });
   record.rootlessRef = false;
 }
