@@ -3,33 +3,46 @@
  *
  * nsnet runs some code on throwaway threads (a socket made inside a
  * namespace, `RootlessNetNS.run`, the port forwarder): each is a Worker whose
- * code is a real module beside its caller (`lib/…/_*_worker.ts`).
- * {@linkcode workerUrl} finds it however nsnet is run:
+ * code is a real module beside its caller, listed in
+ * {@linkcode WORKER_MODULES}. {@linkcode workerUrl} finds it however nsnet
+ * is run:
  *
  * - from source (`deno run cli.ts`, `deno test`), from JSR (an `https:`
- *   URL), and compiled (`deno compile --include lib/…/_x_worker.ts`: the
- *   binary keeps the modules' relative layout), it is the `.ts` file,
+ *   URL), and compiled (`deno compile --include lib/…/_x_worker.ts` for each
+ *   one: the binary keeps the modules' layout), it is the `.ts` file,
  *   resolved against this module;
- * - bundled (`deno bundle --code-splitting` with the workers as extra entry
- *   points beside an entry at the repository's root), this module is in a
- *   shared chunk at the output's root, since every worker imports it too, and
- *   the worker is the `.js` file at the same relative path below that root
- *   (`out/bundle/lib/netns/_socket_worker.js`).
+ * - bundled, it is `<name>.js` in the directory of the bundle file that
+ *   holds this module (with `--code-splitting`, the output directory):
+ *   bundle each worker on its own into that directory, as `deno task
+ *   bundle` does (`deno bundle --platform deno --outdir DIR
+ *   lib/netns/_socket_worker.ts` yields `DIR/_socket_worker.js`).
  *
  * @module
  */
 
 /**
- * The URL of the worker module at `path`, relative to `lib/` and without its
- * extension (`"netns/_socket_worker"`), for `new Worker(url, { type:
+ * Every worker module, relative to `lib/` and without its extension. Their
+ * file names are unique, so that bundled they can sit side by side.
+ */
+export const WORKER_MODULES = [
+  "netns/_socket_worker",
+  "ports/_forwarder_worker",
+  "rootless/_thread_run_worker",
+] as const;
+
+/** One of {@linkcode WORKER_MODULES}. */
+export type WorkerModule = typeof WORKER_MODULES[number];
+
+/**
+ * The URL of the worker module `path` for `new Worker(url, { type:
  * "module" })`. See the module documentation for how it is found.
  */
-export function workerUrl(path: string): URL {
+export function workerUrl(path: WorkerModule): URL {
   const here = import.meta.url;
-  // Unbundled, this file keeps its name; bundled, it is a chunk (`.js`).
+  // Unbundled, this file keeps its name; bundled, it is part of a `.js` file.
   return here.endsWith("/worker.ts")
     ? new URL(`./${path}.ts`, here)
-    : new URL(`./lib/${path}.js`, here);
+    : new URL(`./${path.slice(path.lastIndexOf("/") + 1)}.js`, here);
 }
 
 /** What a worker module sees of its global scope: messages in and out. */

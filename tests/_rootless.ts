@@ -4,6 +4,7 @@
  * runtime dir, and a copy of Deno and of the bundled CLI it can execute.
  */
 import { run, succeeds } from "./_helpers.ts";
+import { WORKER_MODULES } from "../lib/worker.ts";
 import { rootlessNetNSName } from "../lib/rootless/netns.ts";
 
 /** Name of the test user (`NSNET_TEST_USER` to run two suites side by side). */
@@ -77,22 +78,11 @@ export function rootlessEnv(): RootlessEnv {
 /**
  * Bundles the entry `source` (relative to this file) into `dir`, readable by
  * the test user, and returns the bundled entry's path. As `deno task
- * bundle`: split, so that the warm path loads no more than it needs, and
- * with nsnet's worker modules (each `lib/AREA/_NAME_worker.ts`) as extra
- * entries, which keeps the tree's layout below the entries' common folder.
+ * bundle`: split, so that the warm path loads no more than it needs, with
+ * nsnet's worker modules beside it ({@linkcode bundleWorkers}).
  */
 function bundle(dir: string, source: string): string {
   const entry = new URL(source, import.meta.url).pathname;
-  const lib = new URL("../lib/", import.meta.url).pathname;
-  const workers: string[] = [];
-  for (const area of Deno.readDirSync(lib)) {
-    if (!area.isDirectory) continue;
-    for (const file of Deno.readDirSync(`${lib}${area.name}`)) {
-      if (/^_.*_worker\.ts$/.test(file.name)) {
-        workers.push(`${lib}${area.name}/${file.name}`);
-      }
-    }
-  }
   try {
     Deno.removeSync(dir, { recursive: true });
   } catch { /* first run */ }
@@ -106,28 +96,37 @@ function bundle(dir: string, source: string): string {
     "--outdir",
     dir,
     entry,
-    ...workers,
   );
-  const readable = (path: string): void => {
-    Deno.chmodSync(path, 0o755);
-    for (const file of Deno.readDirSync(path)) {
-      if (file.isDirectory) readable(`${path}/${file.name}`);
-      else Deno.chmodSync(`${path}/${file.name}`, 0o644);
-    }
-  };
-  readable(dir);
-  // The output mirrors the sources below the entries' common directory.
-  const root = commonDirectory([entry, ...workers]);
-  return `${dir}/${entry.slice(root.length, -3)}.js`;
+  bundleWorkers(dir);
+  Deno.chmodSync(dir, 0o755);
+  for (const file of Deno.readDirSync(dir)) {
+    Deno.chmodSync(`${dir}/${file.name}`, 0o644);
+  }
+  return `${dir}/${entry.slice(entry.lastIndexOf("/") + 1, -3)}.js`;
 }
 
-/** The longest directory (ending in `/`) that holds every path in `paths`. */
-function commonDirectory(paths: readonly string[]): string {
-  let root = paths[0]!.slice(0, paths[0]!.lastIndexOf("/") + 1);
-  while (!paths.every((path) => path.startsWith(root))) {
-    root = root.slice(0, root.lastIndexOf("/", root.length - 2) + 1);
+/**
+ * Bundles each of nsnet's worker modules into `dir` (`dir/_NAME_worker.js`,
+ * readable by all), where a bundle of a program using nsnet in `dir` looks
+ * for them.
+ */
+export function bundleWorkers(dir: string): void {
+  for (const worker of WORKER_MODULES) {
+    run(
+      Deno.execPath(),
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--outdir",
+      dir,
+      new URL(`../lib/${worker}.ts`, import.meta.url).pathname,
+    );
+    Deno.chmodSync(
+      `${dir}/${worker.slice(worker.lastIndexOf("/") + 1)}.js`,
+      0o644,
+    );
   }
-  return root;
 }
 
 /** Result of a command run as the test user. */

@@ -6,7 +6,7 @@
  */
 import { assertEquals, assertNotEquals } from "./_assert.ts";
 import { nsTest, run } from "./_helpers.ts";
-import { asUser, rootlessEnv } from "./_rootless.ts";
+import { asUser, bundleWorkers, rootlessEnv } from "./_rootless.ts";
 
 const FORWARDER = new URL("../lib/ports/forwarder.ts", import.meta.url);
 
@@ -78,6 +78,7 @@ nsTest(
         bundle,
         source,
       );
+      bundleWorkers(dir);
       Deno.chmodSync(dir, 0o755);
       Deno.chmodSync(bundle, 0o644);
       const out = await asUser([

@@ -7,6 +7,7 @@ import {
 import { nsTest } from "./_helpers.ts";
 import {
   asUser,
+  bundleWorkers,
   cleanupRootless,
   nsnetAsUser,
   nsnetAsUserWithFaults,
@@ -302,6 +303,7 @@ nsTest(
       ],
     }).output();
     assertEquals(bundle.code, 0, new TextDecoder().decode(bundle.stderr));
+    bundleWorkers(program.slice(0, program.lastIndexOf("/")));
     Deno.chmodSync(program, 0o644);
     try {
       const out = ok(

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { bindLibcSymbols } from "../../ffi/libc.ts";
 import { CLONE, close, O, openPath, setns } from "../../ffi/syscalls.ts";
 import { SyscallError } from "../errors.ts";
 import { workerScope } from "../worker.ts";
@@ -52,6 +53,7 @@ function enterNamespace(
   nsPath: string | undefined,
 ): { syscall: string; errno: number } | undefined {
   try {
+    bindLibcSymbols(["setns", "open", "close"]); // one dlopen for all three
     if (nsPath === undefined) {
       setns(nsFd!, CLONE.NEWNET);
     } else {

@@ -7,12 +7,14 @@
  * @module
  */
 
+import { bindLibcSymbols } from "../../ffi/libc.ts";
 import { CLONE, setns, unshare } from "../../ffi/syscalls.ts";
 import { SyscallError } from "../errors.ts";
 import { workerScope } from "../worker.ts";
 import type { ThreadRunAnswer, ThreadRunRequest } from "./thread_run.ts";
 
 function enter(netFd: number, mntFd: number): void {
+  bindLibcSymbols(["setns", "unshare"]); // one dlopen for both
   setns(netFd, CLONE.NEWNET, "network namespace");
   // A thread sharing its filesystem context cannot change mount namespace.
   unshare(CLONE.FS);
