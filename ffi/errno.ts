@@ -44,6 +44,8 @@ export const Errno = {
   ETIMEDOUT: 110,
   ECONNREFUSED: 111,
   EHOSTUNREACH: 113,
+  EALREADY: 114,
+  EINPROGRESS: 115,
 } as const;
 
 const NAMES: ReadonlyMap<number, string> = new Map(
@@ -79,6 +81,9 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   ENOBUFS: "no buffer space available",
   ETIMEDOUT: "connection timed out",
   ECONNREFUSED: "connection refused",
+  EHOSTUNREACH: "no route to host",
+  EALREADY: "operation already in progress",
+  EINPROGRESS: "operation now in progress",
 };
 
 /** The symbolic name of an errno value (`EPERM`), or `E<number>` if unknown. */

@@ -58,6 +58,12 @@ export const LIBC_SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int bind(int fd, const struct sockaddr *addr, socklen_t len)
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int listen(int fd, int backlog)
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  // int connect(int fd, const struct sockaddr *addr, socklen_t len) — blocking
+  // like every call here (errno is per thread, so never `nonblocking`); make
+  // the socket SOCK_NONBLOCK to get EINPROGRESS instead of a wait.
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   // int setsockopt(int fd, int level, int name, const void *value, socklen_t len)

@@ -12,7 +12,13 @@ import { Errno } from "./errno.ts";
 import { errno, libc } from "./libc.ts";
 
 /** Socket type and flag constants (x86_64 and aarch64 share them). */
-export const SOCK = { RAW: 3, DGRAM: 2, CLOEXEC: 0x80000 } as const;
+export const SOCK = {
+  STREAM: 1,
+  DGRAM: 2,
+  RAW: 3,
+  NONBLOCK: 0o4000,
+  CLOEXEC: 0x80000,
+} as const;
 
 /** `recv` flags. */
 export const MSG = { PEEK: 0x2, TRUNC: 0x20, DONTWAIT: 0x40 } as const;
@@ -36,6 +42,23 @@ export function socket(domain: number, type: number, protocol: number): number {
 /** `bind(fd, address)`. */
 export function bind(fd: number, address: Uint8Array<ArrayBuffer>): void {
   if (libc().bind(fd, address, address.length) < 0) fail("bind", `fd ${fd}`);
+}
+
+/** `listen(fd, backlog)`. */
+export function listen(fd: number, backlog: number): void {
+  if (libc().listen(fd, backlog) < 0) fail("listen", `fd ${fd}`);
+}
+
+/**
+ * `connect(fd, address)`. On a `SOCK.NONBLOCK` socket it returns false
+ * instead of waiting (EINPROGRESS): the connection completes later, and the
+ * socket turns writable when it has.
+ */
+export function connect(fd: number, address: Uint8Array<ArrayBuffer>): boolean {
+  if (libc().connect(fd, address, address.length) === 0) return true;
+  const code = errno();
+  if (code === Errno.EINPROGRESS) return false;
+  throw new SyscallError("connect", code, `fd ${fd}`);
 }
 
 /** `getsockname(fd)` into `address`; returns the length the kernel wrote. */
