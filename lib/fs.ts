@@ -101,12 +101,17 @@ export function writeFileAtomicSync(
 }
 
 /**
- * Whether `path` exists (following links). A path that cannot be looked at
- * (no permission) counts as missing.
+ * Whether `path` exists, following links unless `followLinks: false` (then
+ * a dangling link exists too). A path that cannot be looked at (no
+ * permission) counts as missing.
  */
-export function pathExists(path: string): boolean {
+export function pathExists(
+  path: string,
+  options: { followLinks?: boolean } = {},
+): boolean {
   try {
-    Deno.statSync(path);
+    if (options.followLinks ?? true) Deno.statSync(path);
+    else Deno.lstatSync(path);
     return true;
   } catch {
     return false;

@@ -1,9 +1,9 @@
 /**
- * The worker of `socketOnThrowawayThread` (`socket_thread.ts`): enters the network
- * namespace behind the fd it is given, makes one socket there, and writes
- * the outcome into shared memory, where the creating thread waits for it
- * synchronously. The creator then terminates this thread, the only one ever
- * in that namespace.
+ * The worker of `socketOnThrowawayThread` (`socket_thread.ts`): enters
+ * the network namespace behind the fd it is given, makes one socket there,
+ * and writes the outcome into shared memory, where the creating thread
+ * waits for it synchronously. The creator then terminates this thread, the
+ * only one ever in that namespace.
  *
  * @module
  */
