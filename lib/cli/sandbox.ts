@@ -302,7 +302,7 @@ export function runCommand(): CommandUnknownOpts {
         ports: opts.publish,
         dns: opts.dns,
         backend: opts.backend,
-        helper: { allowHostLoopback: opts.allowHostLoopback },
+        allowHostLoopback: opts.allowHostLoopback,
         json: Boolean(opts.json),
         onStats: opts.stats
           ? (stats) => {

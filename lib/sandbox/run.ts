@@ -7,35 +7,40 @@
 
 import { waitForwardingSignals } from "../child.ts";
 import type { Forwarder } from "../ports/forwarder.ts";
-import type { SpawnWithMountsOptions } from "../rootless/inside.ts";
 import type { NetIO } from "../stats.ts";
 import { spawnInSandbox } from "./exec.ts";
 import { startForwarderFor } from "./forwarder_process.ts";
 import {
   createSandbox,
-  type CreateSandboxOptions,
   needsHostForwarder,
   removeOrphanedSandboxes,
   removeSandbox,
 } from "./lifecycle.ts";
+import type { SandboxOptions } from "./sandbox.ts";
 import { selfCheck } from "./self_check.ts";
 import { sandboxStats } from "./stats.ts";
-import type { SandboxRecord } from "./types.ts";
 
-/** Options for {@linkcode runSandbox}: the sandbox's, as for `createSandbox`, and the command's. */
-export interface RunSandboxOptions
-  extends Omit<CreateSandboxOptions, "runnerPid" | "callerForwardsPorts"> {
+/**
+ * Options for {@linkcode runSandbox}: the sandbox's, as for
+ * `Sandbox.create`, and the command's.
+ */
+export interface RunSandboxOptions extends SandboxOptions {
   /** The command and its arguments; absent or empty: the self-check. */
   command?: readonly string[];
-  /** Options of the command's process (stdio, env, cwd…); default: inherited. */
-  commandOptions?: SpawnWithMountsOptions;
+  /** Helper modes: the sandbox reaches the host's 127.0.0.1 at the gateway address. */
+  allowHostLoopback?: boolean;
+  /** The command's environment (added to nsnet's), and where its stdio goes (default inherited). */
+  commandOptions?: Pick<
+    Deno.CommandOptions,
+    "env" | "stdin" | "stdout" | "stderr"
+  >;
   /** Self-check: print its report as JSON rather than as text. */
   json?: boolean;
   /**
    * Called with the sandbox's network I/O once the command has ended, before
    * the sandbox is torn down (`nsnet run --stats`).
    */
-  onStats?: (stats: NetIO | undefined, record: SandboxRecord) => void;
+  onStats?: (stats: NetIO | undefined) => void;
 }
 
 const INTERRUPTS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
@@ -66,17 +71,21 @@ const INTERRUPTS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
 export async function runSandbox(
   options: RunSandboxOptions = {},
 ): Promise<number> {
-  const { command = [], commandOptions, json, onStats, ...create } = options;
+  const {
+    command = [],
+    commandOptions,
+    json,
+    onStats,
+    allowHostLoopback,
+    ...create
+  } = options;
   const selfChecking = command.length === 0;
   // What an nsnet run killed before it could clean up left behind goes first.
   await removeOrphanedSandboxes();
   const record = await createSandbox({
     ...create,
     // The self-check reaches the host's loopback through the helper.
-    helper: {
-      ...create.helper,
-      allowHostLoopback: create.helper?.allowHostLoopback || selfChecking,
-    },
+    helper: { allowHostLoopback: allowHostLoopback || selfChecking },
     runnerPid: Deno.pid,
     callerForwardsPorts: true,
   });
@@ -111,7 +120,7 @@ export async function runSandbox(
       const child = spawnInSandbox(record, command, commandOptions);
       status = await waitForwardingSignals(child);
     }
-    onStats?.(sandboxStats(record), record);
+    onStats?.(sandboxStats(record));
     return status;
   } finally {
     try {

@@ -1,8 +1,8 @@
 /**
  * Helper mode (`--network slirp4netns` or `pasta`): the sandbox's own
  * namespace gets a user-mode network helper of its own (S11), as Podman's
- * rootless default; published ports go through the helper (slirp4netns's
- * API socket, pasta's own arguments).
+ * rootless default, started by the one helper driver; published ports go
+ * through the helper (slirp4netns's API socket, pasta's own arguments).
  *
  * @module
  */
@@ -10,17 +10,16 @@
 import { inspectNetNS } from "../../inspect.ts";
 import type { NetNS } from "../../netns/netns.ts";
 import {
-  pastaPortArgs,
-  slirp4netnsAddHostFwd,
-} from "../../ports/helper_forwarding.ts";
-import {
   type HelperKind,
   type ResolvedHelperOptions,
   resolveHelperOptions,
 } from "../../rootless/helper_options.ts";
-import { isHelperProcess, stopHelper } from "../../rootless/helper_process.ts";
-import { startPasta } from "../../rootless/pasta.ts";
-import { startSlirp4netns } from "../../rootless/slirp4netns.ts";
+import {
+  isHelperProcess,
+  readPidFile,
+  stopHelper,
+} from "../../rootless/helper_process.ts";
+import { helperDriver } from "../../rootless/helpers/driver.ts";
 import { mkfifo, O, openPath } from "../../../ffi/syscalls.ts";
 import { sandboxDir, writeRecord } from "../store.ts";
 import type {
@@ -56,29 +55,20 @@ async function setup(
 ): Promise<ReturnType<typeof inspectNetNS>> {
   const dir = helperDir(record.name);
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const started = program === "pasta"
-    ? await startPasta(
-      options,
-      ns.path,
-      dir,
-      `${dir}/pasta.pid`,
-      record.published?.length ? pastaPortArgs(record.published) : undefined,
-    )
-    : await startSlirp4netns(
-      options,
-      ns.path,
-      dir,
-      undefined,
-      // A helper of `nsnet run` (or of a Sandbox handle) dies with its process.
-      record.runnerPid === Deno.pid ? holdExitPipe(dir) : undefined,
-    );
-  record.helper = { program, pid: started.pid, apiSocket: started.apiSocket };
+  // The one helper driver: pasta takes the ports as arguments, slirp4netns
+  // through its API socket once ready; a failure leaves no helper running.
+  const helper = await helperDriver(program).start({
+    netnsPath: ns.path,
+    dir,
+    options,
+    // A helper of `nsnet run` dies with its process (slirp4netns only).
+    exitPipe: program === "slirp4netns" && record.runnerPid === Deno.pid
+      ? holdExitPipe(dir)
+      : undefined,
+    ports: record.published ?? [],
+  });
+  record.helper = { program, pid: helper.pid, apiSocket: helper.apiSocket };
   writeRecord(record);
-  if (started.apiSocket !== undefined) {
-    for (const mapping of record.published ?? []) {
-      await slirp4netnsAddHostFwd(started.apiSocket, mapping);
-    }
-  }
   return inspectNetNS(ns);
 }
 
@@ -106,15 +96,14 @@ function helperBackend(program: HelperKind): NetworkBackend {
     },
     async teardown(record: SandboxRecord): Promise<void> {
       let first: unknown;
-      if (record.helper !== undefined && record.netnsPath !== undefined) {
-        const identity = {
-          program: record.helper.program,
-          netnsPath: record.netnsPath,
-        };
+      // A crash after the helper started but before the record said so
+      // leaves only its pid file: identity-checked, that one is stopped too.
+      const pid = record.helper?.pid ??
+        readPidFile(`${helperDir(record.name)}/${program}.pid`);
+      if (pid !== undefined && record.netnsPath !== undefined) {
+        const identity = { program, netnsPath: record.netnsPath };
         try {
-          if (isHelperProcess(record.helper.pid, identity)) {
-            await stopHelper(record.helper.pid, identity);
-          }
+          if (isHelperProcess(pid, identity)) await stopHelper(pid, identity);
         } catch (error) {
           first = error;
         }
