@@ -104,3 +104,21 @@ export async function assertRejects<E extends Error = Error>(
     message: "expected the promise to reject",
   });
 }
+
+/** `value` is an instance of `klass`. */
+export function assertInstanceOf<T>(
+  value: unknown,
+  // deno-lint-ignore no-explicit-any
+  klass: abstract new (...args: any[]) => T,
+  message?: string,
+): asserts value is T {
+  if (!(value instanceof klass)) {
+    throw new nodeAssert.AssertionError({
+      message: message ??
+        `expected an instance of ${klass.name}, got ${
+          (value as { constructor?: { name?: string } })?.constructor?.name ??
+            typeof value
+        }`,
+    });
+  }
+}

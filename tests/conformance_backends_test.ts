@@ -1,6 +1,7 @@
 /**
  * Every sandbox network backend (builtin, CNI, netavark) passes the same
- * conformance cases (`_fixtures/backend_conformance.ts`), each on a network
+ * conformance cases (`_fixtures/backend_conformance.ts`), as root through
+ * the library and rootless through the CLI as the test user, each on a network
  * of its own that the test defines and removes, with the firewall tables
  * CNI and netavark leave by design removed afterwards.
  */
@@ -9,6 +10,7 @@ import {
   backendConformance,
   type BackendUnderTest,
 } from "./_fixtures/backend_conformance.ts";
+import { rootDriver, rootlessDriver } from "./_fixtures/sandbox_drivers.ts";
 import { findInPath } from "../lib/rootless/helper_options.ts";
 
 const builtin: BackendUnderTest = {
@@ -93,4 +95,8 @@ const netavark: BackendUnderTest = {
   },
 };
 
-for (const backend of [builtin, cni, netavark]) backendConformance(backend);
+for (const driver of [rootDriver, rootlessDriver]) {
+  for (const backend of [builtin, cni, netavark]) {
+    backendConformance(backend, driver);
+  }
+}
