@@ -14,7 +14,12 @@ import {
   assertThrows,
 } from "./_assert.ts";
 import { nsTest, run, uniqueName } from "./_helpers.ts";
-import { asUser, cleanupRootless, rootlessEnv } from "./_rootless.ts";
+import {
+  asUser,
+  bundleWorkers,
+  cleanupRootless,
+  rootlessEnv,
+} from "./_rootless.ts";
 import { Sandbox } from "../lib/sandbox/sandbox.ts";
 import {
   ErrnoError,
@@ -237,22 +242,12 @@ nsTest(
   },
 );
 
-/** Bundles `tests/_sandbox_handle_program.ts` with nsnet's workers where the test user can read it. */
+/** Bundles `tests/_sandbox_handle_program.ts`, nsnet's workers beside it, where the test user can read it. */
 function bundleProgram(): string {
   const env = rootlessEnv();
   const dir = `${
     env.cli.slice(0, env.cli.lastIndexOf("/nsnet/") + 1)
   }handle-program`;
-  const root = new URL("../", import.meta.url).pathname;
-  const workers: string[] = [];
-  for (const area of Deno.readDirSync(`${root}lib`)) {
-    if (!area.isDirectory) continue;
-    for (const file of Deno.readDirSync(`${root}lib/${area.name}`)) {
-      if (/^_.*_worker\.ts$/.test(file.name)) {
-        workers.push(`${root}lib/${area.name}/${file.name}`);
-      }
-    }
-  }
   try {
     Deno.removeSync(dir, { recursive: true });
   } catch { /* first run */ }
@@ -262,14 +257,13 @@ function bundleProgram(): string {
     "--quiet",
     "--platform",
     "deno",
-    "--code-splitting",
     "--outdir",
     dir,
-    `${root}tests/_sandbox_handle_program.ts`,
-    ...workers,
+    new URL("./_sandbox_handle_program.ts", import.meta.url).pathname,
   );
+  bundleWorkers(dir);
   run("chmod", "-R", "a+rX", dir);
-  return `${dir}/tests/_sandbox_handle_program.js`;
+  return `${dir}/_sandbox_handle_program.js`;
 }
 
 nsTest(
@@ -324,7 +318,7 @@ nsTest(
       assertStringIncludes(error.error.hint, "nsnet unshare");
       assertEquals(error.list, []);
     } finally {
-      Deno.removeSync(program.slice(0, program.lastIndexOf("/tests/")), {
+      Deno.removeSync(program.slice(0, program.lastIndexOf("/")), {
         recursive: true,
       });
       await cleanupRootless();
