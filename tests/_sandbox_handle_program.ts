@@ -73,6 +73,35 @@ if (Deno.args[0] === "outside") {
       answer = decoder.decode(out.stdout).trim();
     }
     await server.status;
+    // listen()/connect() from this very process, sockets made inside.
+    const listener = a.listen({ port: 0 });
+    const [accepted, conn] = await Promise.all([
+      listener.accept(),
+      b.connect({ hostname: address, port: listener.addr.port }),
+    ]);
+    await conn.write(new TextEncoder().encode("ping"));
+    await conn.closeWrite();
+    const got = new Uint8Array(16);
+    const n = await accepted.read(got);
+    await accepted.write(new TextEncoder().encode("pong"));
+    accepted.close();
+    const back = new Uint8Array(16);
+    const m = await conn.read(back);
+    conn.close();
+    listener.close();
+    let refused = "";
+    try {
+      (await b.connect({ hostname: address, port: listener.addr.port }))
+        .close();
+    } catch (error) {
+      refused = (error as { code?: string }).code ?? String(error);
+    }
+    report.sockets = {
+      server: decoder.decode(got.subarray(0, n ?? 0)),
+      client: decoder.decode(back.subarray(0, m ?? 0)),
+      peer: accepted.remoteAddr.hostname === b.addresses[0]!.split("/")[0],
+      refused,
+    };
     report.bridge = {
       addresses: [a.addresses, b.addresses],
       gateway: a.gateway,

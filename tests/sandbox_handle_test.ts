@@ -267,7 +267,7 @@ function bundleProgram(): string {
 }
 
 nsTest(
-  "Sandbox unprivileged: inside `nsnet unshare` a script creates sandboxes (none, bridge), runs commands in them and removes them; outside, one clear error",
+  "Sandbox unprivileged: inside `nsnet unshare` a script creates sandboxes (none, bridge), runs commands and TCP sockets in them and removes them; outside, one clear error",
   async () => {
     await cleanupRootless();
     const env = rootlessEnv();
@@ -301,6 +301,12 @@ nsTest(
       assertMatch(report.bridge.addresses[0][0], /^10\.89\.0\.\d+\/24$/);
       assertEquals(report.bridge.gateway, "10.89.0.1");
       assertEquals(report.bridge.rx, true);
+      assertEquals(report.sockets, {
+        server: "ping",
+        client: "pong",
+        peer: true,
+        refused: "ECONNREFUSED",
+      });
       assertEquals(report.listAfter, []);
 
       const outside = await asUser([

@@ -18,6 +18,7 @@ import { getNS, type NetNS, threadCanReturn } from "../netns/netns.ts";
 import type { Forwarder } from "../ports/forwarder.ts";
 import { needsUserNS } from "../rootless/userns.ts";
 import type { NetIO } from "../stats.ts";
+import { connectByFd, listenByFd } from "./_fd_socket.ts";
 import { spawnInSandbox } from "./exec.ts";
 import { startForwarderFor } from "./forwarder_process.ts";
 import {
@@ -294,8 +295,8 @@ export class Sandbox implements AsyncDisposable {
    * network namespace (see `NetNS.run`): sockets it makes stay inside.
    *
    * Needs root: inside `nsnet unshare` a thread can enter the sandbox but
-   * never come back to the host's namespace, so this raises; use
-   * {@linkcode spawn}, or {@linkcode listen} and {@linkcode connect}.
+   * never come back to the host's namespace, so this raises (naming
+   * {@linkcode spawn}, {@linkcode listen} and {@linkcode connect}, which work).
    */
   run<T>(fn: () => T): T {
     requirePrivilege("Sandbox.run");
@@ -305,17 +306,26 @@ export class Sandbox implements AsyncDisposable {
 
   /**
    * A TCP listener inside the sandbox, as `Deno.listen` (default hostname
-   * `0.0.0.0`). Needs root; `--allow-net`, `--allow-ffi`.
+   * `0.0.0.0`; an IP address, not a name). As root the socket is made by
+   * `Deno.listen` on this thread inside; inside `nsnet unshare`, where no
+   * thread can come back from the sandbox, a throwaway thread makes it and
+   * `node:net` serves it (the listener and its connections still implement
+   * `Deno.TcpListener` and `Deno.TcpConn`).
+   *
+   * Needs root or `nsnet unshare`; `--allow-net`, `--allow-ffi`.
    */
   listen(options: Deno.TcpListenOptions): Deno.TcpListener {
     requirePrivilege("Sandbox.listen");
-    using ns = this.#enterable("Sandbox.listen");
+    using ns = getNS(this.#usable().netnsPath ?? this.path);
+    if (!threadCanReturn()) return listenByFd(ns, options);
     return ns.run(() => Deno.listen({ hostname: "0.0.0.0", ...options }));
   }
 
   /**
    * A UDP socket inside the sandbox, as `Deno.listenDatagram` (which needs
-   * Deno's `--unstable-net`). Needs root; `--allow-net`, `--allow-ffi`.
+   * Deno's `--unstable-net`). Needs root (inside `nsnet unshare` it raises:
+   * Deno cannot adopt a UDP socket made elsewhere); `--allow-net`,
+   * `--allow-ffi`.
    */
   listenDatagram(
     options: Deno.UdpListenOptions & { transport: "udp" },
@@ -333,11 +343,16 @@ export class Sandbox implements AsyncDisposable {
   /**
    * A TCP connection from inside the sandbox, as `Deno.connect`; the
    * hostname must be an IP address (a name lookup would run elsewhere).
-   * Needs root; `--allow-net`, `--allow-ffi`.
+   * Inside `nsnet unshare` the socket is made by a throwaway thread and
+   * served by `node:net`, as for {@linkcode listen}; a refused connection is
+   * then a `SyscallError` (ECONNREFUSED).
+   *
+   * Needs root or `nsnet unshare`; `--allow-net`, `--allow-ffi`.
    */
   async connect(options: Deno.ConnectOptions): Promise<Deno.TcpConn> {
     requirePrivilege("Sandbox.connect");
-    using ns = this.#enterable("Sandbox.connect");
+    using ns = getNS(this.#usable().netnsPath ?? this.path);
+    if (!threadCanReturn()) return await connectByFd(ns, options);
     return await ns.connect(options);
   }
 
@@ -401,7 +416,7 @@ export class Sandbox implements AsyncDisposable {
         `${operation} needs root: inside nsnet's user namespace a thread can enter sandbox ${this.name} but never come back to the host's network namespace`,
         {
           hint:
-            "run the program inside the sandbox with spawn() or output(), or run the script as root",
+            "use spawn()/output(), or listen()/connect() (which work here), or run the script as root",
         },
       );
     }
