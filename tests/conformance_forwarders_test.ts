@@ -1,8 +1,11 @@
 /**
  * Every port forwarder passes the same conformance cases
- * (`_fixtures/forwarder_conformance.ts`): root nftables DNAT, the userspace
- * forwarder rootless bridge sandboxes use, slirp4netns add_hostfwd and
- * pasta -t. Each leaves no table, link, helper or namespace behind.
+ * (`_fixtures/forwarder_conformance.ts`): as root, nftables DNAT, the
+ * userspace forwarder, slirp4netns add_hostfwd and pasta -t driven through
+ * the library in namespaces made for the test; rootless, the same
+ * forwarders as the test user's sandboxes use them (`nsnet sandbox create
+ * -p` on the bridge, slirp4netns and pasta). Each leaves no table, link,
+ * helper or namespace behind.
  */
 import { run, succeeds } from "./_helpers.ts";
 import {
@@ -10,8 +13,19 @@ import {
   type ForwarderUnderTest,
   type Prepared,
   type Published,
+  SANDBOX_PORT,
 } from "./_fixtures/forwarder_conformance.ts";
+import { tagServer, type TestServer } from "./_fixtures/tcp.ts";
 import { loopbackUp, unwire, wire } from "./_fixtures/veth.ts";
+import {
+  cleanupRootless,
+  nsnetAsUser,
+  rootlessEnv,
+  spawnNsnetAsUser,
+} from "./_rootless.ts";
+import type { NetNS } from "../lib/netns/netns.ts";
+import { newNS } from "../lib/netns/create.ts";
+import { unmountNS } from "../lib/netns/teardown.ts";
 import {
   publishPortsDnat,
   unpublishPortsDnat,
@@ -23,6 +37,10 @@ import {
   slirp4netnsRemoveHostFwd,
 } from "../lib/ports/helper_forwarding.ts";
 import { probeHostPorts } from "../lib/ports/probe.ts";
+
+const HAVE_NFT = succeeds("nft", "--version");
+const HAVE_SLIRP = succeeds("slirp4netns", "--version");
+const HAVE_PASTA = succeeds("pasta", "--version");
 
 async function waitFor(what: string, check: () => boolean): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -39,57 +57,93 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
+/**
+ * A forwarder driven through the library into a fresh namespace:
+ * `setup` wires it and says where the server listens.
+ */
+function inProcess(
+  name: string,
+  available: boolean,
+  setup: (ns: NetNS) => Promise<{
+    serverHost: string;
+    publish(mapping: Parameters<Prepared["publish"]>[0]): Promise<Published>;
+    cleanup(): Promise<void>;
+  }>,
+): ForwarderUnderTest {
+  return {
+    name,
+    available,
+    typedErrors: true,
+    async prepare(): Promise<Prepared> {
+      const ns = newNS();
+      let wired;
+      try {
+        wired = await setup(ns);
+      } catch (error) {
+        unmountNS(ns);
+        throw error;
+      }
+      return {
+        publish: (mapping) => wired.publish(mapping),
+        serve: (tag: string): Promise<TestServer> =>
+          Promise.resolve(
+            tagServer(ns, tag, wired.serverHost, SANDBOX_PORT),
+          ),
+        async cleanup(): Promise<void> {
+          try {
+            await wired.cleanup();
+          } finally {
+            unmountNS(ns);
+          }
+        },
+      };
+    },
+  };
+}
+
 let wires = 0;
 
-const dnat: ForwarderUnderTest = {
-  name: "nftables DNAT",
-  available: succeeds("nft", "--version"),
-  prepare(ns): Promise<Prepared> {
-    const net = wire(ns, 100 + ++wires);
-    const table = `nsnet_conf_t${Deno.pid}_${wires}`;
-    return Promise.resolve({
-      serverHost: net.sandbox,
-      async publish(mapping): Promise<Published> {
-        // As a root bridge sandbox: the host port is probed, then published.
-        const mappings = probeHostPorts([mapping]);
-        await publishPortsDnat("conformance", net.sandbox, mappings, { table });
-        return { close: () => unpublishPortsDnat("conformance", { table }) };
-      },
-      cleanup(): Promise<void> {
-        if (succeeds("nft", "list", "table", "ip", table)) {
-          run("nft", "delete", "table", "ip", table);
-        }
-        unwire(net.iface);
-        return Promise.resolve();
-      },
-    });
-  },
-};
+const dnat = inProcess("nftables DNAT (root)", HAVE_NFT, (ns) => {
+  const net = wire(ns, 100 + ++wires);
+  const table = `nsnet_conf_t${Deno.pid}_${wires}`;
+  return Promise.resolve({
+    serverHost: net.sandbox,
+    async publish(mapping): Promise<Published> {
+      // As a root bridge sandbox: the host port is probed, then published.
+      const mappings = probeHostPorts([mapping]);
+      await publishPortsDnat("conformance", net.sandbox, mappings, { table });
+      return { close: () => unpublishPortsDnat("conformance", { table }) };
+    },
+    cleanup(): Promise<void> {
+      if (succeeds("nft", "list", "table", "ip", table)) {
+        run("nft", "delete", "table", "ip", table);
+      }
+      unwire(net.iface);
+      return Promise.resolve();
+    },
+  });
+});
 
-const userspace: ForwarderUnderTest = {
-  name: "userspace forwarder",
-  available: true,
-  prepare(ns): Promise<Prepared> {
-    loopbackUp(ns);
-    return Promise.resolve({
-      serverHost: "127.0.0.1",
-      async publish(mapping): Promise<Published> {
-        const forwarder = await startForwarder({
-          ns,
-          sandboxAddress: "127.0.0.1",
-          mappings: [mapping],
-        });
-        return { close: () => forwarder.close() };
-      },
-      cleanup: () => Promise.resolve(),
-    });
-  },
-};
+const userspace = inProcess("userspace forwarder (root)", true, (ns) => {
+  loopbackUp(ns);
+  return Promise.resolve({
+    serverHost: "127.0.0.1",
+    async publish(mapping): Promise<Published> {
+      const forwarder = await startForwarder({
+        ns,
+        sandboxAddress: "127.0.0.1",
+        mappings: [mapping],
+      });
+      return { close: () => forwarder.close() };
+    },
+    cleanup: () => Promise.resolve(),
+  });
+});
 
-const slirp4netns: ForwarderUnderTest = {
-  name: "slirp4netns add_hostfwd",
-  available: succeeds("slirp4netns", "--version"),
-  async prepare(ns): Promise<Prepared> {
+const slirp4netns = inProcess(
+  "slirp4netns add_hostfwd (root)",
+  HAVE_SLIRP,
+  async (ns) => {
     const dir = Deno.makeTempDirSync({ prefix: "nsnet-conformance-" });
     const api = `${dir}/api.sock`;
     const helper = new Deno.Command("slirp4netns", {
@@ -105,14 +159,17 @@ const slirp4netns: ForwarderUnderTest = {
       stdout: "null",
       stderr: "null",
     }).spawn();
+    const cleanup = async (): Promise<void> => {
+      await stop(helper);
+      Deno.removeSync(dir, { recursive: true });
+    };
     try {
       await waitFor(
         "slirp4netns's API socket",
         () => succeeds("test", "-S", api),
       );
     } catch (error) {
-      await stop(helper);
-      Deno.removeSync(dir, { recursive: true });
+      await cleanup();
       throw error;
     }
     return {
@@ -121,48 +178,157 @@ const slirp4netns: ForwarderUnderTest = {
         const id = await slirp4netnsAddHostFwd(api, mapping);
         return { close: () => slirp4netnsRemoveHostFwd(api, id) };
       },
-      async cleanup(): Promise<void> {
-        await stop(helper);
-        Deno.removeSync(dir, { recursive: true });
-      },
+      cleanup,
     };
   },
-};
+);
 
-const pasta: ForwarderUnderTest = {
-  name: "pasta -t",
-  available: succeeds("pasta", "--version"),
-  prepare(ns): Promise<Prepared> {
-    return Promise.resolve({
-      serverHost: "0.0.0.0",
-      publish(mapping): Promise<Published> {
-        // As a pasta sandbox: the host port is probed before pasta starts.
-        const mappings = probeHostPorts([mapping]);
-        // As root pasta would switch to nobody and lose access to the namespace.
-        const helper = new Deno.Command("pasta", {
-          args: [
-            "-f",
-            "--runas",
-            "0",
-            ...pastaPortArgs(mappings),
-            "-T",
-            "none",
-            "-U",
-            "none",
-            "--netns",
-            ns.path,
-          ],
-          stdin: "null",
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
-        return Promise.resolve({ close: () => stop(helper) });
-      },
-      cleanup: () => Promise.resolve(),
-    });
-  },
-};
+const pasta = inProcess("pasta -t (root)", HAVE_PASTA, (ns) =>
+  Promise.resolve({
+    serverHost: "0.0.0.0",
+    publish(mapping): Promise<Published> {
+      // As a pasta sandbox: the host port is probed before pasta starts.
+      const mappings = probeHostPorts([mapping]);
+      // As root pasta would switch to nobody and lose access to the namespace.
+      const helper = new Deno.Command("pasta", {
+        args: [
+          "-f",
+          "--runas",
+          "0",
+          ...pastaPortArgs(mappings),
+          "-T",
+          "none",
+          "-U",
+          "none",
+          "--netns",
+          ns.path,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      return Promise.resolve({ close: () => stop(helper) });
+    },
+    cleanup: () => Promise.resolve(),
+  }));
 
-for (const forwarder of [dnat, userspace, slirp4netns, pasta]) {
+let sandboxes = 0;
+
+/** SIGKILLs the processes of user `uid` running exactly `argv`. */
+function killUserCommand(uid: number, argv: readonly string[]): void {
+  const wanted = argv.join("\0") + "\0";
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const status = Deno.readTextFileSync(`/proc/${entry.name}/status`);
+      if (
+        Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid &&
+        Deno.readTextFileSync(`/proc/${entry.name}/cmdline`) === wanted
+      ) {
+        Deno.kill(Number(entry.name), "SIGKILL");
+      }
+    } catch { /* gone meanwhile */ }
+  }
+}
+
+/**
+ * A forwarder as the test user's sandboxes use it: `nsnet sandbox create -p`
+ * on `network` (the rootless bridge publishes through the userspace
+ * forwarder, slirp4netns through add_hostfwd, pasta through -t).
+ */
+function rootless(
+  name: string,
+  available: boolean,
+  network: string,
+): ForwarderUnderTest {
+  return {
+    name,
+    available: available && Deno.uid() === 0,
+    typedErrors: false,
+    async prepare(): Promise<Prepared> {
+      await cleanupRootless();
+      const user = rootlessEnv();
+      const sandbox = `nsntc-fwd-${Deno.pid % 10000}-${++sandboxes}`;
+      return {
+        async publish(mapping): Promise<Published> {
+          const made = await nsnetAsUser([
+            "sandbox",
+            "create",
+            sandbox,
+            "--network",
+            network,
+            "-p",
+            `${mapping.hostIp}:${mapping.hostPort}:${mapping.sandboxPort}`,
+          ]);
+          if (made.code !== 0) throw new Error(made.stderr.trim());
+          return {
+            async close(): Promise<void> {
+              const rm = await nsnetAsUser(["sandbox", "rm", sandbox]);
+              if (rm.code !== 0) throw new Error(rm.stderr.trim());
+            },
+          };
+        },
+        serve(tag: string): Promise<TestServer> {
+          const command = [
+            user.deno,
+            "eval",
+            `Deno.unrefTimer(setTimeout(() => Deno.exit(1), 30000));
+             for await (const c of Deno.listen({ hostname: "0.0.0.0", port: ${SANDBOX_PORT} })) {
+               const buf = new Uint8Array(1024); const n = await c.read(buf);
+               await c.write(new TextEncoder().encode(${
+              JSON.stringify(`${tag}:`)
+            } + new TextDecoder().decode(buf.subarray(0, n ?? 0))));
+               c.close();
+             }`,
+          ];
+          const child = spawnNsnetAsUser([
+            "sandbox",
+            "exec",
+            sandbox,
+            "--",
+            ...command,
+          ]);
+          return Promise.resolve({
+            port: SANDBOX_PORT,
+            async close(): Promise<void> {
+              // The server runs until killed: nsnet passes SIGTERM on; if
+              // not, the server (the user's process) goes by its command line.
+              try {
+                child.kill("SIGTERM");
+              } catch { /* exited */ }
+              const timer = setTimeout(() => {
+                try {
+                  child.kill("SIGKILL");
+                } catch { /* exited */ }
+                killUserCommand(user.uid, command);
+              }, 2000);
+              try {
+                await child.output();
+              } finally {
+                clearTimeout(timer);
+              }
+            },
+          });
+        },
+        async cleanup(): Promise<void> {
+          await nsnetAsUser(["sandbox", "rm", "--force", sandbox]);
+          await cleanupRootless();
+        },
+      };
+    },
+  };
+}
+
+for (
+  const forwarder of [
+    dnat,
+    userspace,
+    slirp4netns,
+    pasta,
+    rootless("userspace forwarder (rootless bridge)", true, "bridge"),
+    rootless("slirp4netns add_hostfwd (rootless)", HAVE_SLIRP, "slirp4netns"),
+    rootless("pasta -t (rootless)", HAVE_PASTA, "pasta"),
+  ]
+) {
   forwarderConformance(forwarder);
 }

@@ -16,15 +16,17 @@ export interface TestServer {
 }
 
 /**
- * A server inside `ns` on `hostname` that, per connection, reads once and
- * answers `tag:` + what it read, then closes: each reply names the server.
+ * A server inside `ns` on `hostname`:`port` (0: any free port) that, per
+ * connection, reads once and answers `tag:` + what it read, then closes:
+ * each reply names the server.
  */
 export function tagServer(
   ns: NetNS,
   tag: string,
   hostname = "0.0.0.0",
+  port = 0,
 ): TestServer {
-  const listener = ns.run(() => Deno.listen({ hostname, port: 0 }));
+  const listener = ns.run(() => Deno.listen({ hostname, port }));
   const served = (async () => {
     for await (const conn of listener) {
       try {
