@@ -109,6 +109,25 @@ if (Deno.args[0] === "outside") {
       rx: a.stats().rxBytes > 0,
     };
   }
+  {
+    // Published rootless: this process forwards the host port into the sandbox.
+    await using web = await Sandbox.create({
+      name: "handle-web",
+      ports: ["127.0.0.1:18932:7000"],
+    });
+    const listener = web.listen({ port: 7000 });
+    const [accepted, conn] = await Promise.all([
+      listener.accept(),
+      Deno.connect({ hostname: "127.0.0.1", port: 18932 }),
+    ]);
+    await accepted.write(new TextEncoder().encode("published"));
+    accepted.close();
+    const buffer = new Uint8Array(16);
+    const n = await conn.read(buffer);
+    conn.close();
+    listener.close();
+    report.published = decoder.decode(buffer.subarray(0, n ?? 0));
+  }
   report.listAfter = Sandbox.list().map((s) => s.name);
 }
 console.log(JSON.stringify(report));

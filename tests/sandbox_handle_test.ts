@@ -242,6 +242,33 @@ nsTest(
   },
 );
 
+nsTest(
+  "Sandbox: a published port answers on the host's loopback while a listener inside serves it",
+  async () => {
+    const before = remains();
+    {
+      await using sb = await Sandbox.create({
+        ports: ["127.0.0.1:18931:7000"],
+      });
+      using listener = sb.listen({ port: 7000 });
+      const [accepted, conn] = await Promise.all([
+        listener.accept(),
+        Deno.connect({ hostname: "127.0.0.1", port: 18931 }),
+      ]);
+      await accepted.write(new TextEncoder().encode("published"));
+      accepted.close();
+      const buffer = new Uint8Array(16);
+      const n = await conn.read(buffer);
+      conn.close();
+      assertEquals(
+        new TextDecoder().decode(buffer.subarray(0, n ?? 0)),
+        "published",
+      );
+    }
+    assertEquals(remains(), before);
+  },
+);
+
 /** Bundles `tests/_sandbox_handle_program.ts`, nsnet's workers beside it, where the test user can read it. */
 function bundleProgram(): string {
   const env = rootlessEnv();
@@ -307,6 +334,7 @@ nsTest(
         peer: true,
         refused: "ECONNREFUSED",
       });
+      assertEquals(report.published, "published");
       assertEquals(report.listAfter, []);
 
       const outside = await asUser([

@@ -74,7 +74,9 @@ const UNSUPPORTED = ["clearEnv", "uid", "gid", "windowsRawArguments"] as const;
  * (`nsnet unshare -- deno run -A script.ts`, as `podman unshare`); called
  * outside it, those calls raise {@linkcode NeedsUserNamespaceError}.
  * `Sandbox.open`, `Sandbox.list`, the getters and `inspect()` only read
- * nsnet's records. Deno permissions: `--allow-ffi` (namespaces, netlink),
+ * nsnet's records. Inside `nsnet unshare`, `listen`/`connect` work (their
+ * sockets are made inside by a throwaway thread); `run` and `listenDatagram`
+ * need root. Deno permissions: `--allow-ffi` (namespaces, netlink),
  * `--allow-run` (`nsenter`, helpers, backends), `--allow-read`/`--allow-write`
  * (nsnet's state), `--allow-env`, `--allow-net` for sockets; `-A` covers all.
  *
@@ -113,9 +115,9 @@ export class Sandbox implements AsyncDisposable {
    * left and the error is raised (`SandboxExistsError` for a name that is
    * taken, `NetworkNotFoundError` for an unknown network…). It lives until
    * {@linkcode remove} (or the end of its `await using` block), also beyond
-   * this process; except that a rootless sandbox's published ports on a
-   * named network are forwarded by this process, and a slirp4netns helper
-   * started here ends with it.
+   * this process (as `nsnet sandbox create`'s); except that a rootless
+   * sandbox's published ports on a named network are forwarded by this
+   * process, so they answer only while it runs.
    *
    * Needs root, or running inside `nsnet unshare`; `-A` (or `--allow-ffi`,
    * `--allow-run`, `--allow-read`, `--allow-write`, `--allow-env`).
