@@ -269,6 +269,40 @@ nsTest(
   },
 );
 
+nsTest(
+  "Sandbox without --allow-ffi: Deno's own NotCapable passes through untouched",
+  async () => {
+    const module = new URL("../lib/sandbox/sandbox.ts", import.meta.url).href;
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    await Deno.writeTextFile(
+      script,
+      `const { Sandbox } = await import(${JSON.stringify(module)});
+      try {
+        await (await Sandbox.create({ network: "none" })).remove();
+        console.log("created");
+      } catch (e) {
+        console.log(e instanceof Deno.errors.NotCapable, e.message);
+      }`,
+    );
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", "--allow-read", "--allow-env", script],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assertMatch(
+        text,
+        /^true .*--allow-ffi/,
+        new TextDecoder().decode(out.stderr),
+      );
+    } finally {
+      await Deno.remove(script);
+    }
+  },
+);
+
 /** Bundles `tests/_sandbox_handle_program.ts`, nsnet's workers beside it, where the test user can read it. */
 function bundleProgram(): string {
   const env = rootlessEnv();
