@@ -168,9 +168,14 @@ export async function readReply(port: number, ms = 3000): Promise<string> {
 /**
  * Kills the processes of user `uid` running exactly `argv` that lost their
  * parent (a command whose nsnet was SIGKILLed lives on, as the user's own):
- * a test that kills nsnet takes its command down too.
+ * a test that kills nsnet takes its command down too. With `anyParent`, kills
+ * them whatever their parent.
  */
-export function killOrphans(uid: number, argv: readonly string[]): void {
+export function killOrphans(
+  uid: number,
+  argv: readonly string[],
+  options: { anyParent?: boolean } = {},
+): void {
   const wanted = argv.join("\0") + "\0";
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
@@ -178,7 +183,7 @@ export function killOrphans(uid: number, argv: readonly string[]): void {
       const status = Deno.readTextFileSync(`/proc/${entry.name}/status`);
       if (
         Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid &&
-        /^PPid:\s+1$/m.test(status) &&
+        (options.anyParent || /^PPid:\s+1$/m.test(status)) &&
         Deno.readTextFileSync(`/proc/${entry.name}/cmdline`) === wanted
       ) {
         Deno.kill(Number(entry.name), "SIGKILL");

@@ -7,7 +7,7 @@
  * -p` on the bridge, slirp4netns and pasta). Each leaves no table, link,
  * helper or namespace behind.
  */
-import { run, succeeds } from "./_helpers.ts";
+import { killOrphans, run, succeeds } from "./_helpers.ts";
 import {
   forwarderConformance,
   type ForwarderUnderTest,
@@ -32,30 +32,19 @@ import {
 } from "../lib/ports/nftables_dnat.ts";
 import { startForwarder } from "../lib/ports/forwarder.ts";
 import {
-  pastaPortArgs,
   slirp4netnsAddHostFwd,
   slirp4netnsRemoveHostFwd,
 } from "../lib/ports/helper_forwarding.ts";
 import { probeHostPorts } from "../lib/ports/probe.ts";
+import {
+  spawnPasta,
+  startSlirp4netns,
+  stop,
+} from "./_fixtures/helper_processes.ts";
 
 const HAVE_NFT = succeeds("nft", "--version");
 const HAVE_SLIRP = succeeds("slirp4netns", "--version");
 const HAVE_PASTA = succeeds("pasta", "--version");
-
-async function waitFor(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* exited */ }
-  await child.status;
-}
 
 /**
  * A forwarder driven through the library into a fresh namespace:
@@ -146,32 +135,14 @@ const slirp4netns = inProcess(
   async (ns) => {
     const dir = Deno.makeTempDirSync({ prefix: "nsnet-conformance-" });
     const api = `${dir}/api.sock`;
-    const helper = new Deno.Command("slirp4netns", {
-      args: [
-        "-c",
-        "--disable-host-loopback",
-        `--api-socket=${api}`,
-        "--netns-type=path",
-        ns.path,
-        "tap0",
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const helper = await startSlirp4netns(ns.path, api).catch((error) => {
+      Deno.removeSync(dir, { recursive: true });
+      throw error;
+    });
     const cleanup = async (): Promise<void> => {
       await stop(helper);
       Deno.removeSync(dir, { recursive: true });
     };
-    try {
-      await waitFor(
-        "slirp4netns's API socket",
-        () => succeeds("test", "-S", api),
-      );
-    } catch (error) {
-      await cleanup();
-      throw error;
-    }
     return {
       serverHost: "0.0.0.0",
       async publish(mapping): Promise<Published> {
@@ -189,47 +160,13 @@ const pasta = inProcess("pasta -t (root)", HAVE_PASTA, (ns) =>
     publish(mapping): Promise<Published> {
       // As a pasta sandbox: the host port is probed before pasta starts.
       const mappings = probeHostPorts([mapping]);
-      // As root pasta would switch to nobody and lose access to the namespace.
-      const helper = new Deno.Command("pasta", {
-        args: [
-          "-f",
-          "--runas",
-          "0",
-          ...pastaPortArgs(mappings),
-          "-T",
-          "none",
-          "-U",
-          "none",
-          "--netns",
-          ns.path,
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const helper = spawnPasta(ns.path, mappings);
       return Promise.resolve({ close: () => stop(helper) });
     },
     cleanup: () => Promise.resolve(),
   }));
 
 let sandboxes = 0;
-
-/** SIGKILLs the processes of user `uid` running exactly `argv`. */
-function killUserCommand(uid: number, argv: readonly string[]): void {
-  const wanted = argv.join("\0") + "\0";
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const status = Deno.readTextFileSync(`/proc/${entry.name}/status`);
-      if (
-        Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid &&
-        Deno.readTextFileSync(`/proc/${entry.name}/cmdline`) === wanted
-      ) {
-        Deno.kill(Number(entry.name), "SIGKILL");
-      }
-    } catch { /* gone meanwhile */ }
-  }
-}
 
 /**
  * A forwarder as the test user's sandboxes use it: `nsnet sandbox create -p`
@@ -300,7 +237,7 @@ function rootless(
                 try {
                   child.kill("SIGKILL");
                 } catch { /* exited */ }
-                killUserCommand(user.uid, command);
+                killOrphans(user.uid, command, { anyParent: true });
               }, 2000);
               try {
                 await child.output();

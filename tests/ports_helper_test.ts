@@ -15,6 +15,12 @@ import {
 import { probeHostPorts } from "../lib/ports/probe.ts";
 import { parsePortSpecs, type PortMapping } from "../lib/ports/spec.ts";
 import { ask, tagServer } from "./_fixtures/tcp.ts";
+import {
+  spawnPasta,
+  startSlirp4netns,
+  stop,
+  waitFor,
+} from "./_fixtures/helper_processes.ts";
 
 const HAVE_SLIRP = succeeds("slirp4netns", "--version");
 const HAVE_PASTA = succeeds("pasta", "--version");
@@ -148,43 +154,15 @@ nsTest("pastaPortArgs writes -t/-u specs, joining consecutive ports", () => {
   );
 });
 
-async function waitFor(check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 30));
-  }
-  throw new Error("timed out waiting for the helper");
-}
-
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* exited */ }
-  await child.status;
-}
-
 nsTest(
   "slirp4netns publishes a port on the host's loopback via add_hostfwd",
   async () => {
     await withNamespaces(1, async ([ns]) => {
       const dir = Deno.makeTempDirSync({ prefix: "nsnet-ports-" });
       const api = `${dir}/api.sock`;
-      const slirp = new Deno.Command("slirp4netns", {
-        args: [
-          "-c",
-          "--disable-host-loopback",
-          `--api-socket=${api}`,
-          "--netns-type=path",
-          ns!.path,
-          "tap0",
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const slirp = await startSlirp4netns(ns!.path, api);
       let server: { port: number; close: () => Promise<void> } | undefined;
       try {
-        await waitFor(() => succeeds("test", "-S", api));
         server = tagServer(ns!, "slirp");
         const [mapping] = probeHostPorts([
           {
@@ -235,24 +213,7 @@ nsTest(
           sandboxPort: server.port,
         },
       ]);
-      // As root pasta would switch to nobody and lose access to the namespace.
-      const pasta = new Deno.Command("pasta", {
-        args: [
-          "-f",
-          "--runas",
-          "0",
-          ...pastaPortArgs(mappings),
-          "-T",
-          "none",
-          "-U",
-          "none",
-          "--netns",
-          ns!.path,
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const pasta = spawnPasta(ns!.path, mappings);
       try {
         const port = mappings[0]!.hostPort;
         await waitFor(() =>
