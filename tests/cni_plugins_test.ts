@@ -28,7 +28,7 @@ import {
 } from "../lib/cni/mod.ts";
 import { inspectNetNS } from "../lib/inspect.ts";
 import type { NetNS } from "../lib/netns/netns.ts";
-import { readAll } from "./_fixtures/tcp.ts";
+import { freePort, readAll } from "./_fixtures/tcp.ts";
 
 const PLUGINS = "/usr/lib/cni";
 const HAVE =
@@ -228,13 +228,6 @@ function ownChains(): string[] {
     m[1]!
   );
   return [...new Set(chains)].filter((c) => !SHARED_CHAINS.includes(c));
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 nsTest(

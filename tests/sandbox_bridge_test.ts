@@ -2,48 +2,7 @@ import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { nsnet, nsTest, readReply, run } from "./_helpers.ts";
 import { Ipam } from "../lib/bridge/ipam.ts";
 import { getNetwork } from "../lib/bridge/network.ts";
-
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-/** Starts a one-shot server on port 8080 inside sandbox `name`; resolves once it listens. */
-async function serveInside(
-  name: string,
-  line: string,
-): Promise<Deno.ChildProcess> {
-  const server = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--quiet",
-      CLI,
-      "sandbox",
-      "exec",
-      name,
-      "--",
-      Deno.execPath(),
-      "eval",
-      `Deno.unrefTimer(setTimeout(() => Deno.exit(0), 10000)); const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
-       await c.write(new TextEncoder().encode(${
-        JSON.stringify(line + "\n")
-      })); c.close(); l.close();`,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = server.stdout.getReader();
-  const { value } = await reader.read();
-  reader.releaseLock();
-  assertStringIncludes(new TextDecoder().decode(value), "ready");
-  return server;
-}
-
-async function finish(server: Deno.ChildProcess): Promise<void> {
-  await server.stdout.cancel().catch(() => {});
-  try {
-    server.kill("SIGKILL");
-  } catch { /* done */ }
-  await server.status;
-}
+import { finish, serveInSandbox } from "./_fixtures/sandbox_server.ts";
 
 function address(inspectJson: string): string {
   const status = JSON.parse(inspectJson).status;
@@ -102,7 +61,7 @@ nsTest(
       const web = address(
         (await nsnet("sandbox", "inspect", "web", "--json")).stdout,
       );
-      const server = await serveInside("web", "hello over the bridge");
+      const server = await serveInSandbox("web", "hello over the bridge");
       const got = await nsnet(
         "sandbox",
         "exec",
@@ -117,7 +76,7 @@ nsTest(
       await finish(server);
       assertEquals(got.stdout.trim(), "hello over the bridge");
 
-      const published = await serveInside("web", "hello through DNAT");
+      const published = await serveInSandbox("web", "hello through DNAT");
       const text = await readReply(port);
       await finish(published);
       assertEquals(text, "hello through DNAT");
@@ -152,7 +111,7 @@ nsTest("sandboxes on different networks do not reach each other", async () => {
       (await nsnet("sandbox", "inspect", "right", "--json")).stdout,
     );
     assertEquals(right.startsWith("10.91.0."), true);
-    const server = await serveInside("right", "should not arrive");
+    const server = await serveInSandbox("right", "should not arrive");
     const got = await nsnet(
       "sandbox",
       "exec",

@@ -1,45 +1,8 @@
 import { assertEquals, assertStringIncludes } from "./_assert.ts";
 import { nsnet, nsTest, readReply } from "./_helpers.ts";
 import { findInPath } from "../lib/rootless/helper_options.ts";
-
-/** A free TCP port on the host's loopback (bound, then released). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Serves one line on port 8080 inside sandbox `name` (a Deno process started inside it). */
-function serveInside(name: string, line: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--quiet",
-      new URL("../cli.ts", import.meta.url).pathname,
-      "sandbox",
-      "exec",
-      name,
-      "--",
-      Deno.execPath(),
-      "eval",
-      `Deno.unrefTimer(setTimeout(() => Deno.exit(0), 10000)); const l = Deno.listen({ port: 8080 }); console.log("ready"); const c = await l.accept();
-       await c.write(new TextEncoder().encode(${
-        JSON.stringify(line + "\n")
-      })); c.close(); l.close();`,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-}
-
-async function waitReady(server: Deno.ChildProcess): Promise<void> {
-  const reader = server.stdout.getReader();
-  const { value } = await reader.read();
-  reader.releaseLock();
-  assertStringIncludes(new TextDecoder().decode(value), "ready");
-}
+import { serveInSandbox } from "./_fixtures/sandbox_server.ts";
+import { freePort } from "./_fixtures/tcp.ts";
 
 for (
   const helper of ["slirp4netns", "pasta"].filter((h) =>
@@ -62,8 +25,7 @@ for (
       );
       assertEquals(create.code, 0, create.stderr);
       try {
-        const server = serveInside(name, `hello from ${name}`);
-        await waitReady(server);
+        const server = await serveInSandbox(name, `hello from ${name}`);
         // The helper may need a moment to connect into the sandbox's listener.
         let answer = "";
         for (let i = 0; i < 20 && answer === ""; i++) {

@@ -18,7 +18,7 @@ import {
 import { NsnetError } from "../../lib/errors.ts";
 import { nsTest } from "../_helpers.ts";
 import type { PortMapping } from "../../lib/ports/spec.ts";
-import { ask, type TestServer } from "./tcp.ts";
+import { ask, freePort, type TestServer } from "./tcp.ts";
 
 /** A forwarder publishing one port; `close()` unpublishes it. */
 export interface Published {
@@ -57,14 +57,6 @@ export interface ForwarderUnderTest {
   typedErrors: boolean;
   /** Sets up what the forwarder needs. */
   prepare(): Promise<Prepared>;
-}
-
-/** A free TCP port on 127.0.0.1, as the kernel hands one out. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 function mappingTo(hostPort: number): PortMapping {

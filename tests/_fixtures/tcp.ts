@@ -130,3 +130,11 @@ export async function ask(
     conn.close();
   }
 }
+
+/** A free TCP port on 127.0.0.1, as the kernel hands one out (bound, then released). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
