@@ -1,7 +1,42 @@
 /**
  * nsnet: Linux network namespaces from Deno, root and rootless.
  *
- * ```ts
+ * Start from {@linkcode Sandbox}: a container-style network sandbox (a
+ * namespace of its own on nsnet's bridge, or `none`, `slirp4netns`, `pasta`,
+ * a joined namespace, a CNI or netavark network), used the way `Deno.Command`
+ * and `Deno.listen` are, and gone at the end of an `await using` block.
+ * {@linkcode NetNS} is one namespace as `ip netns` knows it;
+ * {@linkcode RootlessNetNS} is the shared namespace of an unprivileged user.
+ *
+ * Privilege: making, entering and removing namespaces needs root, or a script
+ * run inside nsnet's user namespace (`nsnet unshare -- deno run -A …`).
+ * Importing this module needs no permission; calls need `--allow-ffi`,
+ * `--allow-read`/`--allow-write` (nsnet's state), `--allow-run` (commands,
+ * helpers) and `--allow-net` (sockets): `-A` covers them.
+ *
+ * Subpaths hold the rest: `./netns`, `./netlink`, `./rootless`,
+ * `./resolv-conf`, `./bridge`, `./ports`, `./cni`, `./netavark` and `./cli`.
+ *
+ * @example Two sandboxes talk over TCP, and nothing is left afterwards
+ * ```ts ignore
+ * import { Sandbox } from "@nsnet/nsnet";
+ *
+ * await using server = await Sandbox.create();
+ * await using client = await Sandbox.create();
+ * const listener = server.listen({ port: 7000 });
+ * const conn = await client.connect({
+ *   hostname: server.addresses[0]!.split("/")[0]!,
+ *   port: 7000,
+ * });
+ * conn.close();
+ * listener.close();
+ * const ip = await client.output("ip", { args: ["-brief", "address"] });
+ * console.log(new TextDecoder().decode(ip.stdout));
+ * console.log(client.stats().rxBytes);
+ * ```
+ *
+ * @example One namespace, as `ip netns add blue`
+ * ```ts ignore
  * import { newNSWithName, unmountNS } from "@nsnet/nsnet";
  *
  * const ns = newNSWithName("blue");
@@ -17,26 +52,9 @@
  * @module
  */
 
-export {
-  InvalidArgumentError,
-  NamespaceExistsError,
-  NamespaceNotFoundError,
-  NotANamespaceError,
-  NsnetError,
-  type NsnetErrorOptions,
-  SyscallError,
-} from "./lib/errors.ts";
-export {
-  canReturnTo,
-  currentNS,
-  getNS,
-  isIPLiteral,
-  NetNS,
-  processNS,
-  restoreThreadNS,
-  THREAD_NETNS_PATH,
-  threadCanReturn,
-} from "./lib/netns/netns.ts";
+export { Sandbox, type SandboxOptions } from "./lib/sandbox/sandbox.ts";
+export { runSandbox, type RunSandboxOptions } from "./lib/sandbox/run.ts";
+export { currentNS, getNS, NetNS, processNS } from "./lib/netns/netns.ts";
 export {
   type AdoptOptions,
   adoptProcessNetNS,
@@ -45,175 +63,54 @@ export {
   newNSWithName,
 } from "./lib/netns/create.ts";
 export { unmountNS, type UnmountOptions } from "./lib/netns/teardown.ts";
+export { listNS, type NSEntry } from "./lib/netns/list.ts";
 export {
-  identifyPID,
-  listNS,
-  type NSEntry,
-  pidsInNS,
-} from "./lib/netns/list.ts";
-export {
-  MAX_NAME_BYTES,
-  randomNSName,
-  validateNSName,
-} from "./lib/netns/name.ts";
-export {
-  nsPath,
-  nsRunDir,
-  prepareRunDir,
-  ROOT_NETNS_RUN_DIR,
-} from "./lib/netns/run_dir.ts";
-export { isRootless } from "./lib/rootless/detect.ts";
-export { getEnv } from "./lib/env.ts";
-export {
-  hostUid,
-  rootlessStateDir,
-  runtimeDir,
-} from "./lib/rootless/runtime_dir.ts";
-export {
-  inNsnetUserNS,
-  isPauseProcess,
-  livePause,
-  needsUserNS,
-  PAUSE_NAME,
-  pausePidFile,
-} from "./lib/rootless/userns.ts";
-export { writeFileAtomic, writeFileAtomicSync } from "./lib/fs.ts";
-export {
-  defaultStaticDir,
   getRootlessNetNS,
-  readInfo,
-  releaseRootlessReference,
   RootlessContextError,
-  rootlessDown,
-  type RootlessDownOptions,
-  type RootlessInfo,
+  type RootlessHold,
   RootlessNetNS,
-  rootlessNetNSName,
   type RootlessNetNSOptions,
-  type RootlessPaths,
-  rootlessPaths,
-  type RootlessStatus,
-  rootlessStatus,
   type SpawnInsideOptions,
-} from "./lib/rootless/netns.ts";
-export {
-  DEFAULT_MTU,
-  HELPER_KINDS,
-  type HelperKind,
-  type HelperOptions,
-  type ResolvedHelperOptions,
-  resolveHelperOptions,
-} from "./lib/rootless/helper_options.ts";
+} from "./lib/rootless/mod.ts";
+export type {
+  HelperKind,
+  HelperOptions,
+  RootlessInfo,
+  RootlessPaths,
+  TeardownOptions,
+  UserNSAccess,
+} from "./lib/rootless/mod.ts";
 export { ThreadRunError } from "./lib/rootless/thread_run.ts";
-export {
-  type HelperIdentity,
-  isHelperProcess,
-  readPidFile,
-  stopHelper,
-  type StopHelperOptions,
-  type StopResult,
-} from "./lib/rootless/helper_process.ts";
-export {
-  insideMountPlan,
-  type MountPlanInput,
-  type MountStep,
-  spawnWithMounts,
-  type SpawnWithMountsOptions,
-} from "./lib/rootless/inside.ts";
-export {
-  addToIPv4,
-  DEFAULT_HELPER_CIDR,
-  type DroppedNameserver,
-  FALLBACK_NAMESERVERS,
-  FALLBACK_NAMESERVERS_IPV6,
-  formatResolvConf,
-  generateResolvConf,
-  HELPER_OFFSETS,
-  type HelperAddresses,
-  helperAddresses,
-  helperDnsAddress,
-  type IPv4Subnet,
-  localStubUpstream,
-  MAX_RESOLV_CONF_BYTES,
-  MAX_RESOLV_CONF_LINKS,
-  NETWORK_MANAGER_UPSTREAM_PATH,
-  parseIPv4Cidr,
-  parseResolvConf,
-  planResolvConf,
-  type ReadResolvConfSources,
-  readResolvConfSources,
-  RESOLV_CONF_PATH,
-  type ResolvConf,
-  ResolvConfError,
-  type ResolvConfErrorOptions,
-  type ResolvConfErrorReason,
-  type ResolvConfGenerateOptions,
-  type ResolvConfLink,
-  type ResolvConfOrigin,
-  type ResolvConfPathOptions,
-  type ResolvConfPathTrace,
-  type ResolvConfPlan,
-  resolvConfPlanFromFiles,
-  type ResolvConfSourceOptions,
-  type ResolvConfSources,
-  resolveResolvConfPath,
-  SYSTEMD_RESOLVED_UPSTREAM_PATH,
-  traceResolvConfPath,
-  writeResolvConf,
-  type WriteResolvConfOptions,
-} from "./lib/resolv_conf/mod.ts";
-export { exitStatus, waitForwardingSignals } from "./lib/child.ts";
-export {
-  debug,
-  debugEnabled,
-  logHelperOutput,
-  setDebug,
-  warn,
-} from "./lib/log.ts";
-export * from "./lib/netlink/mod.ts";
 export {
   inspectNetNS,
   type NetAddress,
   type NetInterface,
   type StatusBlock,
 } from "./lib/inspect.ts";
-export { type NetIO, netIO, readNetIO } from "./lib/stats.ts";
-export * from "./lib/ports/mod.ts";
-export * from "./lib/bridge/network.ts";
-export * from "./lib/bridge/ipam.ts";
-export * from "./lib/bridge/nftables.ts";
-export * from "./lib/bridge/backend.ts";
+export { type NetIO, netIO } from "./lib/stats.ts";
+export type { LinkStats } from "./lib/netlink/link_message.ts";
 export {
-  adoptSandbox,
-  createSandbox,
-  type CreateSandboxOptions,
-  inspectSandbox,
-  removeSandbox,
-  type RemoveSandboxOptions,
-  resolveOwner,
-  sandboxResolvConf,
-} from "./lib/sandbox/lifecycle.ts";
+  type ResolvConfPathOptions,
+  resolveResolvConfPath,
+} from "./lib/resolv_conf/path.ts";
 export {
-  listRecords as listSandboxes,
-  readRecord as readSandbox,
-  stateDir,
-} from "./lib/sandbox/store.ts";
-export { formatNetworkMode, parseNetworkMode } from "./lib/sandbox/mode.ts";
-export { spawnInSandbox } from "./lib/sandbox/exec.ts";
-export type {
-  NetworkMode,
-  SandboxConfig,
-  SandboxHelper,
-  SandboxPhase,
-  SandboxRecord,
-} from "./lib/sandbox/types.ts";
-export { execInRootlessNetNS } from "./lib/rootless/run.ts";
+  ResolvConfError,
+  type ResolvConfErrorOptions,
+  type ResolvConfErrorReason,
+} from "./lib/resolv_conf/errors.ts";
 export {
-  HOLDER_NAME,
-  isHolderProcess,
-  spawnInHolder,
-} from "./lib/rootless/holder.ts";
-export { FileLock } from "./lib/lock.ts";
-export { sha256, sha256Hex } from "./lib/sha256.ts";
-export * from "./lib/cni/mod.ts";
-export * from "./lib/netavark/mod.ts";
+  ErrnoError,
+  InvalidArgumentError,
+  NamespaceExistsError,
+  NamespaceNotFoundError,
+  NeedsUserNamespaceError,
+  type NetworkBackendKind,
+  NetworkNotFoundError,
+  type NetworkNotFoundErrorOptions,
+  NotANamespaceError,
+  NsnetError,
+  type NsnetErrorOptions,
+  SandboxExistsError,
+  SandboxNotFoundError,
+  SyscallError,
+} from "./lib/errors.ts";

@@ -5,7 +5,7 @@
  */
 import { run, succeeds } from "./_helpers.ts";
 import { WORKER_MODULES } from "../lib/worker.ts";
-import { rootlessNetNSName } from "../lib/rootless/netns.ts";
+import { rootlessNetNSName } from "../lib/rootless/state.ts";
 
 /** Name of the test user (`NSNET_TEST_USER` to run two suites side by side). */
 export const TEST_USER = Deno.env.get("NSNET_TEST_USER") ?? "nsnettest";
@@ -126,6 +126,48 @@ export function bundleWorkers(dir: string): void {
       `${dir}/${worker.slice(worker.lastIndexOf("/") + 1)}.js`,
       0o644,
     );
+  }
+}
+
+/**
+ * Runs a library user's program (TypeScript source `code`) as the test user:
+ * bundled, with nsnet's workers beside it, where that user can read it; inside
+ * `nsnet unshare` when `unshare` is set, else as the plain user.
+ */
+export async function programAsUser(
+  code: string,
+  options: { unshare: boolean },
+): Promise<UserResult> {
+  const env = rootlessEnv();
+  const dir = `${WORK}/program-${Deno.pid}`;
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  try {
+    const script = `${dir}/program.ts`;
+    Deno.writeTextFileSync(script, code);
+    run(
+      Deno.execPath(),
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "-o",
+      `${dir}/program.js`,
+      script,
+    );
+    Deno.chmodSync(`${dir}/program.js`, 0o644);
+    bundleWorkers(dir);
+    const argv = [
+      env.deno,
+      "run",
+      "--allow-all",
+      "--quiet",
+      `${dir}/program.js`,
+    ];
+    return options.unshare
+      ? await nsnetAsUser(["unshare", "--", ...argv])
+      : await asUser(argv);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 }
 

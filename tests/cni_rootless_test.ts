@@ -9,8 +9,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { nsTest } from "./_helpers.ts";
 import {
   cleanupRootless,
-  nsnetAsUser,
-  rootlessEnv,
+  programAsUser,
   type UserResult,
 } from "./_rootless.ts";
 
@@ -78,32 +77,8 @@ try {
 console.log(JSON.stringify(report));
 `;
 
-async function scriptAsUser(code: string): Promise<UserResult> {
-  const env = rootlessEnv();
-  const script = `/var/tmp/nsnet-cni-test-${env.uid}.ts`;
-  const bundle = `/var/tmp/nsnet-cni-test-${env.uid}.js`;
-  Deno.writeTextFileSync(script, code);
-  try {
-    const bundled = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, script],
-    }).output();
-    assertEquals(bundled.code, 0, new TextDecoder().decode(bundled.stderr));
-    Deno.chmodSync(bundle, 0o644);
-    return await nsnetAsUser([
-      "unshare",
-      "--",
-      env.deno,
-      "run",
-      "--allow-all",
-      "--quiet",
-      bundle,
-    ]);
-  } finally {
-    Deno.removeSync(script);
-    try {
-      Deno.removeSync(bundle);
-    } catch { /* not made */ }
-  }
+function scriptAsUser(code: string): Promise<UserResult> {
+  return programAsUser(code, { unshare: true });
 }
 
 nsTest(

@@ -9,7 +9,6 @@ import {
 import {
   adoptProcessNetNS,
   getNS,
-  identifyPID,
   InvalidArgumentError,
   listNS,
   NamespaceExistsError,
@@ -18,12 +17,11 @@ import {
   newNSWithName,
   NotANamespaceError,
   NsnetError,
-  pidsInNS,
   processNS,
-  ROOT_NETNS_RUN_DIR,
   SyscallError,
   unmountNS,
 } from "../mod.ts";
+import { identifyPID, pidsInNS, ROOT_NETNS_RUN_DIR } from "../lib/netns/mod.ts";
 import { clearFaults, injectFault } from "../lib/netns/_faults.ts";
 import { nsTest, run, succeeds, threadNetns, uniqueName } from "./_helpers.ts";
 

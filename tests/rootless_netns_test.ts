@@ -6,11 +6,11 @@ import {
 } from "./_assert.ts";
 import { nsTest } from "./_helpers.ts";
 import {
-  asUser,
   bundleWorkers,
   cleanupRootless,
   nsnetAsUser,
   nsnetAsUserWithFaults,
+  programAsUser,
   rootlessEnv,
   type UserResult,
 } from "./_rootless.ts";
@@ -613,31 +613,10 @@ async function libraryAsUser(
   code: string,
   inUserNamespace: boolean,
 ): Promise<UserResult> {
-  const env = rootlessEnv();
-  const script = `/var/tmp/nsnet-lib-test-${env.uid}.ts`;
-  const bundle = `/var/tmp/nsnet-lib-test-${env.uid}.js`;
-  Deno.writeTextFileSync(
-    script,
-    `import * as m from "${
-      new URL("../mod.ts", import.meta.url).pathname
-    }";\n${code}\n`,
-  );
-  try {
-    const bundled = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, script],
-    }).output();
-    assertEquals(bundled.code, 0, new TextDecoder().decode(bundled.stderr));
-    Deno.chmodSync(bundle, 0o644);
-    const run = [env.deno, "run", "--allow-all", "--quiet", bundle];
-    return inUserNamespace
-      ? await nsnetAsUser(["unshare", "--", ...run])
-      : await asUser(run);
-  } finally {
-    Deno.removeSync(script);
-    try {
-      Deno.removeSync(bundle);
-    } catch { /* not made */ }
-  }
+  const mod = new URL("../mod.ts", import.meta.url).pathname;
+  return await programAsUser(`import * as m from "${mod}";\n${code}\n`, {
+    unshare: inUserNamespace,
+  });
 }
 
 nsTest(

@@ -1,7 +1,8 @@
 import { assertEquals, assertStringIncludes } from "./_assert.ts";
 import { nsnet, nsTest } from "./_helpers.ts";
 
-const MOD = new URL("../mod.ts", import.meta.url).href;
+const NETNS = new URL("../lib/netns/mod.ts", import.meta.url).href;
+const ROOTLESS = new URL("../lib/rootless/mod.ts", import.meta.url).href;
 
 /** Runs a snippet in a fresh user namespace (mapped root, so rootless) and returns its output. */
 async function inUserNamespace(
@@ -10,7 +11,10 @@ async function inUserNamespace(
 ): Promise<string> {
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    await Deno.writeTextFile(script, `import * as m from "${MOD}";\n${code}`);
+    await Deno.writeTextFile(
+      script,
+      `import * as netns from "${NETNS}";\nimport { isRootless } from "${ROOTLESS}";\nconst m = { ...netns, isRootless };\n${code}`,
+    );
     const out = await new Deno.Command("unshare", {
       args: [
         "--user",
@@ -38,7 +42,8 @@ const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${HOME}/.cache/deno`;
 nsTest(
   "as root the run dir is /run/netns; rootless it is $XDG_RUNTIME_DIR/netns",
   async () => {
-    const { nsRunDir, isRootless } = await import("../mod.ts");
+    const { nsRunDir } = await import("../lib/netns/mod.ts");
+    const { isRootless } = await import("../lib/rootless/mod.ts");
     assertEquals(isRootless(), false);
     assertEquals(nsRunDir(), "/run/netns");
     const out = await inUserNamespace(

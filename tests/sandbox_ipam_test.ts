@@ -1,7 +1,7 @@
 import { assertEquals } from "./_assert.ts";
 import { nsTest } from "./_helpers.ts";
 
-const MOD = new URL("../mod.ts", import.meta.url).href;
+const MOD = new URL("../lib/sandbox/lifecycle.ts", import.meta.url).href;
 
 /** One process creating `count` bridge sandboxes through the library, printing their addresses. */
 function creator(tag: string, count: number): Deno.ChildProcess {
