@@ -8,6 +8,7 @@
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { NsnetError } from "../errors.ts";
+import { pathExists } from "../fs.ts";
 import { inspectNetNS } from "../inspect.ts";
 import type { NetNS } from "../netns/netns.ts";
 import { NAMESPACE_ARG_HELP, openNamespaceArg } from "./namespace_arg.ts";
@@ -70,9 +71,7 @@ export function openNamespaceOrPid(
       hint: "give a process id such as 1234",
     });
   }
-  try {
-    Deno.statSync(`/proc/${pid}`);
-  } catch {
+  if (!pathExists(`/proc/${pid}`)) {
     throw new NsnetError(`no process with pid ${pid}`, {
       hint:
         "for a Podman container: podman inspect --format '{{.State.Pid}}' NAME",

@@ -6,6 +6,7 @@
  */
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { pathExists } from "../fs.ts";
 import { adoptProcessNetNS, newNSWithName } from "../netns/create.ts";
 import { identifyPID, listNS, pidsInNS } from "../netns/list.ts";
 import { nsPath } from "../netns/run_dir.ts";
@@ -58,9 +59,7 @@ function delCommand(): CommandUnknownOpts {
     .action(async (names) => {
       await forEachName(names, (name) => {
         const path = nsPath(name);
-        try {
-          Deno.lstatSync(path);
-        } catch {
+        if (!pathExists(path, { followLinks: false })) {
           throw new NamespaceNotFoundError(path);
         }
         unmountNS(path);

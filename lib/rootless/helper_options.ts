@@ -7,6 +7,7 @@
 
 import { InvalidArgumentError, NsnetError } from "../errors.ts";
 import { getEnv } from "../env.ts";
+import { isExecutableFile } from "../fs.ts";
 import {
   DEFAULT_HELPER_CIDR,
   type HelperAddresses,
@@ -86,10 +87,7 @@ export function findInPath(program: string): string | undefined {
   for (const dir of dirs) {
     if (dir === "") continue;
     const candidate = `${dir}/${program}`;
-    try {
-      const info = Deno.statSync(candidate);
-      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return candidate;
-    } catch { /* not here */ }
+    if (isExecutableFile(candidate)) return candidate;
   }
   return undefined;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { pathExists } from "../fs.ts";
 import { nsRunDir } from "../netns/run_dir.ts";
 import { writeResolvConf } from "../resolv_conf/files.ts";
 import type { ResolvedHelperOptions } from "./helper_options.ts";
@@ -45,12 +46,7 @@ export async function ensureResolvConf(
   options: ResolvedHelperOptions,
   fresh: boolean,
 ): Promise<void> {
-  if (!fresh) {
-    try {
-      Deno.statSync(paths.resolvConf);
-      return;
-    } catch { /* write it */ }
-  }
+  if (!fresh && pathExists(paths.resolvConf)) return;
   await writeResolvConf(paths.resolvConf, {
     nameservers: [options.addresses.dns],
     keepHostServers: true,

@@ -122,12 +122,9 @@ export async function rootlessDown(
   const lock = new FileLock(paths.lock);
   lock.acquire();
   try {
-    let hasNamespace = true;
-    try {
-      Deno.lstatSync(seenFromHere(access, paths.netns));
-    } catch {
-      hasNamespace = false;
-    }
+    const hasNamespace = pathExists(seenFromHere(access, paths.netns), {
+      followLinks: false,
+    });
     if (!hasNamespace && !pathExists(paths.dir)) return false;
     const info = readInfo(paths);
     if (info !== undefined && pathExists(paths.pinned)) {

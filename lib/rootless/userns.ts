@@ -13,7 +13,7 @@ import { close, flock, getuid, LOCK, O, openPath } from "../../ffi/syscalls.ts";
 import { getEnv } from "../env.ts";
 import { NsnetError } from "../errors.ts";
 import { waitForwardingSignals } from "../child.ts";
-import { writeFileAtomicSync } from "../fs.ts";
+import { pathExists, writeFileAtomicSync } from "../fs.ts";
 import { debug, warn } from "../log.ts";
 import { nsRunDir } from "../netns/run_dir.ts";
 import { isRootless } from "./detect.ts";
@@ -121,10 +121,9 @@ export async function ensurePause(): Promise<PauseProcess> {
     const pidFile = `${dir}/pause.pid`;
     const existing = livePause(pidFile);
     if (existing !== undefined) return { pid: existing, started: false };
-    try {
-      Deno.statSync(pidFile);
+    if (pathExists(pidFile)) {
       warn(`replacing a stale pause pid file ${pidFile}`);
-    } catch { /* first start */ }
+    }
     const pid = await startPause();
     writeFileAtomicSync(pidFile, `${pid}\n`, 0o600);
     debug(`pause process ${pid} is ready`);

@@ -7,6 +7,7 @@
  */
 
 import { NsnetError } from "../errors.ts";
+import { pathExists } from "../fs.ts";
 import { resolveResolvConfPath } from "../resolv_conf/path.ts";
 import {
   type MountStep,
@@ -20,14 +21,14 @@ import type { SandboxRecord } from "./types.ts";
 export function sandboxMountPlan(record: SandboxRecord): MountStep[] {
   const steps: MountStep[] = [];
   const resolv = sandboxResolvConf(record.owner ?? record.name);
-  try {
-    Deno.statSync(resolv);
+  // Without a resolv.conf of its own, the host's stays.
+  if (pathExists(resolv)) {
     steps.push({
       op: "bind",
       source: resolv,
       target: resolveResolvConfPath({ stopUnderRun: false }),
     });
-  } catch { /* no resolv.conf of its own: the host's stays */ }
+  }
   steps.push({ op: "sysfs", target: "/sys" });
   return steps;
 }
