@@ -358,3 +358,26 @@ export class MessageWriter {
     return this.#view.getUint16(4, true);
   }
 }
+
+/**
+ * An attribute nsnet does not decode, kept as it came: its type (flags
+ * cleared, as {@linkcode forEachAttribute} gives it) and a copy of its
+ * payload. Decoded objects carry these in `unknown`, so nothing the kernel
+ * said is dropped.
+ */
+export interface RawAttribute {
+  /** The attribute type, `NLA_TYPE_MASK` applied. */
+  type: number;
+  /** Its payload, copied out of the receive buffer. */
+  data: Uint8Array;
+}
+
+/** Copies the payload at `offset` (`length` bytes) into a {@linkcode RawAttribute}. */
+export function rawAttribute(
+  bytes: Uint8Array,
+  type: number,
+  offset: number,
+  length: number,
+): RawAttribute {
+  return { type, data: bytes.slice(offset, offset + length) };
+}
