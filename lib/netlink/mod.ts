@@ -17,3 +17,4 @@ export * from "./socket.ts";
 export * from "./link.ts";
 export * from "./address.ts";
 export * from "./route.ts";
+export * from "./names.ts";

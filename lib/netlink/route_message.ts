@@ -6,7 +6,7 @@
  */
 
 import { align, attrU32, attrU8 } from "./codec.ts";
-import { NLA_TYPE_MASK, RTA, RTN, RTPROT, SIZE } from "./constants.ts";
+import { NLA_TYPE_MASK, RTA, SIZE } from "./constants.ts";
 import { NetlinkDecodeError } from "./errors.ts";
 import { formatIP } from "./ip_address.ts";
 
@@ -116,47 +116,5 @@ export function isDefaultRoute(route: Route): boolean {
   return route.destinationLength === 0 && route.destination === undefined;
 }
 
-const TYPE_NAMES: Readonly<Record<number, string>> = {
-  [RTN.UNSPEC]: "none",
-  [RTN.UNICAST]: "unicast",
-  [RTN.LOCAL]: "local",
-  [RTN.BROADCAST]: "broadcast",
-  [RTN.ANYCAST]: "anycast",
-  [RTN.MULTICAST]: "multicast",
-  [RTN.BLACKHOLE]: "blackhole",
-  [RTN.UNREACHABLE]: "unreachable",
-  [RTN.PROHIBIT]: "prohibit",
-  [RTN.THROW]: "throw",
-  [RTN.NAT]: "nat",
-};
-
-/** The name `ip route` gives a route type. */
-export function routeTypeName(type: number): string {
-  return TYPE_NAMES[type] ?? String(type);
-}
-
-const PROTOCOL_NAMES: Readonly<Record<number, string>> = {
-  [RTPROT.UNSPEC]: "unspec",
-  [RTPROT.REDIRECT]: "redirect",
-  [RTPROT.KERNEL]: "kernel",
-  [RTPROT.BOOT]: "boot",
-  [RTPROT.STATIC]: "static",
-  [RTPROT.RA]: "ra",
-  [RTPROT.DHCP]: "dhcp",
-};
-
-/** The name `ip route` gives a route protocol. */
-export function routeProtocolName(protocol: number): string {
-  return PROTOCOL_NAMES[protocol] ?? String(protocol);
-}
-
-/** The name `ip route` gives a table (`main`, `local`, `default`, or the number). */
-export function tableName(table: number): string {
-  return table === 254
-    ? "main"
-    : table === 255
-    ? "local"
-    : table === 253
-    ? "default"
-    : String(table);
-}
+// The value names moved to names.ts with the rest of iproute2's names; kept importable from here.
+export { routeProtocolName, routeTypeName, tableName } from "./names.ts";
