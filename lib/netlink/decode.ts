@@ -11,12 +11,20 @@ import { align, type MessageHeader, readHeader, replyStatus } from "./codec.ts";
 import { NLMSG, RTM, SIZE } from "./constants.ts";
 import { decodeLink, type Link } from "./link_message.ts";
 import { decodeRoute, type Route } from "./route_message.ts";
+import { decodeRule, RTM_RULE, type Rule } from "./rule_message.ts";
+import {
+  decodeNeighbour,
+  type Neighbour,
+  RTM_NEIGH,
+} from "./neighbour_message.ts";
 
 /** One decoded rtnetlink message. */
 export type RtnetlinkMessage =
   | { header: MessageHeader; kind: "link"; link: Link }
   | { header: MessageHeader; kind: "address"; address: Address }
   | { header: MessageHeader; kind: "route"; route: Route }
+  | { header: MessageHeader; kind: "rule"; rule: Rule }
+  | { header: MessageHeader; kind: "neighbour"; neighbour: Neighbour }
   | {
     header: MessageHeader;
     kind: "done";
@@ -69,6 +77,16 @@ function decodeOne(
         header,
         kind: "route",
         route: decodeRoute(bytes, view, body, end),
+      };
+    case RTM_RULE.NEWRULE:
+    case RTM_RULE.DELRULE:
+      return { header, kind: "rule", rule: decodeRule(bytes, view, body, end) };
+    case RTM_NEIGH.NEWNEIGH:
+    case RTM_NEIGH.DELNEIGH:
+      return {
+        header,
+        kind: "neighbour",
+        neighbour: decodeNeighbour(bytes, view, body, end),
       };
     case NLMSG.DONE:
     case NLMSG.ERROR: {

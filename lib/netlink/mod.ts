@@ -18,3 +18,7 @@ export * from "./link.ts";
 export * from "./address.ts";
 export * from "./route.ts";
 export * from "./names.ts";
+export * from "./rule_message.ts";
+export * from "./rule.ts";
+export * from "./neighbour_message.ts";
+export * from "./neighbour.ts";
