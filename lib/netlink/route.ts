@@ -20,7 +20,14 @@ import {
 } from "./constants.ts";
 import { type IPBytes, parseIP, parsePrefix } from "./ip_address.ts";
 import { type IndexResolver, linkIndex, type LinkRef } from "./link.ts";
-import { decodeRoute, type Route } from "./route_message.ts";
+import {
+  decodeRoute,
+  metricsPayload,
+  type NexthopFields,
+  nexthopsPayload,
+  type Route,
+  type RouteMetrics,
+} from "./route_message.ts";
 import type { NetlinkSocket } from "./socket.ts";
 
 /** Filters for {@linkcode listRoutes} (applied by the kernel). */
@@ -40,6 +47,7 @@ function writeRtmsg(
     protocol?: number;
     scope?: number;
     type?: number;
+    flags?: number;
   },
 ): MessageWriter {
   return writer.struct(SIZE.RTMSG, (view, at) => {
@@ -52,6 +60,7 @@ function writeRtmsg(
     view.setUint8(at + 5, fields.protocol ?? 0);
     view.setUint8(at + 6, fields.scope ?? 0);
     view.setUint8(at + 7, fields.type ?? 0);
+    view.setUint32(at + 8, fields.flags ?? 0, true);
   });
 }
 
@@ -99,6 +108,33 @@ export interface RouteSpec {
   type?: number;
   /** Family of a `default` destination without gateway (default IPv4). */
   family?: number;
+  /**
+   * A next hop of the other family (RTA_VIA), e.g. an IPv6 router for an
+   * IPv4 route (`ip route add 10.0.0.0/8 via inet6 fe80::1 dev eth0`).
+   */
+  via?: string;
+  /** The next hops of a multipath route (RTA_MULTIPATH), instead of `gateway`/`device`. */
+  nexthops?: NexthopSpec[];
+  /** Metrics (RTA_METRICS), in the kernel's units (see {@linkcode RouteMetrics}). */
+  metrics?: RouteMetrics;
+  /** `RTNH_F_*` route flags (`RTNH_F.ONLINK` for `onlink`). */
+  flags?: number;
+  /** IPv6 router preference (RTA_PREF: 0 medium, 1 high, 3 low). */
+  preference?: number;
+  /** IPv6: seconds until the route expires (RTA_EXPIRES). */
+  expires?: number;
+}
+
+/** One next hop of a multipath {@linkcode RouteSpec}. */
+export interface NexthopSpec {
+  /** Next hop address; one of the other family is written as RTA_VIA. */
+  gateway?: string;
+  /** Output link. */
+  device?: LinkRef;
+  /** Weight, 1 to 256 (default 1). */
+  weight?: number;
+  /** `RTNH_F_*` flags (`RTNH_F.ONLINK` for `onlink`). */
+  flags?: number;
 }
 
 /** The RTM_NEWROUTE or RTM_DELROUTE request for `spec`; `indexOf` resolves the device. */
@@ -113,22 +149,28 @@ export function routeRequest(
     : parseIP(spec.gateway);
   const isDefault = spec.destination === "default";
   const destination = isDefault ? undefined : parsePrefix(spec.destination);
-  const family = destination?.family ?? gateway?.family ?? spec.family ??
-    AF.INET;
+  const firstHop = spec.nexthops?.[0]?.gateway;
+  const family = destination?.family ?? gateway?.family ??
+    (firstHop === undefined ? undefined : parseIP(firstHop).family) ??
+    spec.family ?? AF.INET;
   if (gateway !== undefined && gateway.family !== family) {
     throw new InvalidArgumentError(
       `gateway ${spec.gateway} is not of the same family as ${spec.destination}`,
+      { hint: "a router of the other family is given as `via`" },
     );
+  }
+  const via = spec.via === undefined ? undefined : parseIP(spec.via);
+  for (const weight of (spec.nexthops ?? []).map((h) => h.weight ?? 1)) {
+    if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
+      throw new InvalidArgumentError(`nexthop weight ${weight} is not 1-256`);
+    }
   }
   const table = spec.table ?? RT_TABLE.MAIN;
   const adding = type === RTM.NEWROUTE;
   const routeType = spec.type ?? (adding ? RTN.UNICAST : RTN.UNSPEC);
-  const scope = spec.scope ??
-    (adding
-      ? (gateway === undefined && routeType === RTN.UNICAST
-        ? RT_SCOPE.LINK
-        : RT_SCOPE.UNIVERSE)
-      : RT_SCOPE.NOWHERE);
+  const hasNexthop = gateway !== undefined || via !== undefined ||
+    (spec.nexthops?.length ?? 0) > 0;
+  const scope = spec.scope ?? defaultScope(adding, routeType, hasNexthop);
   const writer = writeRtmsg(new MessageWriter(type, flags), {
     family,
     dstLength: destination?.prefixLength ?? 0,
@@ -136,10 +178,17 @@ export function routeRequest(
     protocol: spec.protocol ?? (adding ? RTPROT.STATIC : RTPROT.UNSPEC),
     scope,
     type: routeType,
+    flags: spec.flags,
   });
   writer.u32(RTA.TABLE, table);
   if (destination !== undefined) writer.bytes(RTA.DST, destination.bytes);
   if (gateway !== undefined) writer.bytes(RTA.GATEWAY, gateway.bytes);
+  if (via !== undefined) {
+    const payload = new Uint8Array(2 + via.bytes.length);
+    new DataView(payload.buffer).setUint16(0, via.family, true);
+    payload.set(via.bytes, 2);
+    writer.bytes(RTA.VIA, payload);
+  }
   if (spec.device !== undefined) {
     writer.u32(RTA.OIF, indexOf(spec.device));
   }
@@ -147,7 +196,49 @@ export function routeRequest(
   if (spec.source !== undefined) {
     writer.bytes(RTA.PREFSRC, parseIP(spec.source).bytes);
   }
+  if (spec.metrics !== undefined) {
+    writer.bytes(RTA.METRICS, metricsPayload(spec.metrics));
+  }
+  if (spec.nexthops !== undefined && spec.nexthops.length > 0) {
+    writer.bytes(
+      RTA.MULTIPATH,
+      nexthopsPayload(spec.nexthops.map((hop): NexthopFields => {
+        const address = hop.gateway === undefined
+          ? undefined
+          : parseIP(hop.gateway);
+        const sameFamily = address === undefined || address.family === family;
+        return {
+          gateway: sameFamily ? hop.gateway : undefined,
+          via: sameFamily
+            ? undefined
+            : { family: address.family, address: hop.gateway! },
+          outputIndex: hop.device === undefined ? 0 : indexOf(hop.device),
+          weight: hop.weight,
+          flags: hop.flags,
+        };
+      })),
+    );
+  }
+  if (spec.preference !== undefined) writer.u8(RTA.PREF, spec.preference);
+  if (spec.expires !== undefined) writer.u32(RTA.EXPIRES, spec.expires);
   return writer;
+}
+
+// The scope `ip route` picks when none is given.
+function defaultScope(
+  adding: boolean,
+  routeType: number,
+  hasNexthop: boolean,
+): number {
+  if (routeType === RTN.LOCAL || routeType === RTN.NAT) return RT_SCOPE.HOST;
+  if (
+    routeType === RTN.BROADCAST || routeType === RTN.MULTICAST ||
+    routeType === RTN.ANYCAST
+  ) return RT_SCOPE.LINK;
+  if (!adding) return RT_SCOPE.NOWHERE;
+  return routeType === RTN.UNICAST && !hasNexthop
+    ? RT_SCOPE.LINK
+    : RT_SCOPE.UNIVERSE;
 }
 
 function describe(verb: string, spec: RouteSpec): string {
