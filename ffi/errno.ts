@@ -45,6 +45,7 @@ export const Errno = {
   ECONNREFUSED: 111,
   EHOSTUNREACH: 113,
   EALREADY: 114,
+  EISCONN: 106,
   EINPROGRESS: 115,
 } as const;
 
@@ -83,6 +84,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   ECONNREFUSED: "connection refused",
   EHOSTUNREACH: "no route to host",
   EALREADY: "operation already in progress",
+  EISCONN: "transport endpoint is already connected",
   EINPROGRESS: "operation now in progress",
 };
 

@@ -26,7 +26,7 @@ export const MSG = { PEEK: 0x2, TRUNC: 0x20, DONTWAIT: 0x40 } as const;
 /** `SOL_SOCKET` options. */
 export const SOL_SOCKET = 1;
 /** Socket option numbers at `SOL_SOCKET`. */
-export const SO = { SNDBUF: 7, RCVBUF: 8 } as const;
+export const SO = { REUSEADDR: 2, SNDBUF: 7, RCVBUF: 8 } as const;
 
 function fail(call: string, subject: string): never {
   throw new SyscallError(call, errno(), subject);

@@ -15,6 +15,9 @@ import { NsnetError } from "./errors.ts";
  */
 const heldHere = new Set<string>();
 
+/** Callers of {@linkcode FileLock.acquireAsync} waiting for this thread to release a path. */
+const waiting = new Map<string, (() => void)[]>();
+
 /**
  * An exclusive lock on a file, made if missing (0600). Needs read and write
  * permission for the file.
@@ -35,13 +38,13 @@ export class FileLock {
    * the locked file is checked to still be the one at the path, and the
    * wait starts over on the new file if not. Throws if another `FileLock`
    * of this thread holds the path (that wait would never end): callers that
-   * may overlap across `await`s take it through {@linkcode withFileLock}.
+   * may overlap across `await`s use {@linkcode FileLock.acquireAsync}.
    */
   acquire(): this {
     if (this.#file !== undefined) return this;
     if (heldHere.has(this.path)) {
       throw new NsnetError(`${this.path} is already locked by this process`, {
-        hint: "a bug in nsnet: callers that overlap must use withFileLock",
+        hint: "a bug in nsnet: callers that overlap must use acquireAsync",
       });
     }
     for (;;) {
@@ -68,6 +71,23 @@ export class FileLock {
   }
 
   /**
+   * Takes the lock as {@linkcode FileLock.acquire} does, but first waits,
+   * without blocking the thread, while another `FileLock` of this thread
+   * holds the path: for callers that hold it across `await`s and may run
+   * side by side in one process (two sandboxes created at once).
+   */
+  async acquireAsync(): Promise<this> {
+    while (this.#file === undefined && heldHere.has(this.path)) {
+      await new Promise<void>((resolve) => {
+        const queue = waiting.get(this.path) ?? [];
+        queue.push(resolve);
+        waiting.set(this.path, queue);
+      });
+    }
+    return this.acquire();
+  }
+
+  /**
    * Releases the lock; with `remove`, removes the lock file first, while it
    * is still held. Idempotent.
    */
@@ -84,6 +104,12 @@ export class FileLock {
     this.#file = undefined;
     heldHere.delete(this.path);
     file.close();
+    // Wake this thread's waiters: the first to run takes it, the rest wait again.
+    const queue = waiting.get(this.path);
+    if (queue !== undefined) {
+      waiting.delete(this.path);
+      for (const wake of queue) wake();
+    }
   }
 
   /** Whether this handle holds the lock. */
@@ -106,30 +132,15 @@ function currentInode(path: string): number | null | undefined {
   }
 }
 
-/** The tail of the queue of callers of {@linkcode withFileLock}, per path. */
-const queues = new Map<string, Promise<void>>();
-
 /**
  * Runs `fn` with the lock on `path` held, one caller at a time within this
- * process too: `flock` blocks the thread, so a second caller in the same
- * process waiting on it while the first awaits would never wake. `fn` gets
- * the lock, to release it early (and remove the file) if it decides to.
+ * process too (see {@linkcode FileLock.acquireAsync}). `fn` gets the lock, to
+ * release it early (and remove the file) if it decides to.
  */
 export async function withFileLock<T>(
   path: string,
   fn: (lock: FileLock) => Promise<T>,
 ): Promise<T> {
-  const previous = queues.get(path) ?? Promise.resolve();
-  let done!: () => void;
-  const mine = new Promise<void>((resolve) => done = resolve);
-  const tail = previous.then(() => mine);
-  queues.set(path, tail);
-  await previous;
-  try {
-    using lock = new FileLock(path).acquire();
-    return await fn(lock);
-  } finally {
-    done();
-    if (queues.get(path) === tail) queues.delete(path);
-  }
+  using lock = await new FileLock(path).acquireAsync();
+  return await fn(lock);
 }

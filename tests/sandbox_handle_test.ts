@@ -243,6 +243,36 @@ nsTest(
 );
 
 nsTest(
+  "Sandbox: creations side by side in one process wait for each other's locks: one name taken once, two names both made",
+  async () => {
+    const before = remains();
+    const name = uniqueName("race");
+    const results = await Promise.allSettled([
+      Sandbox.create({ name, network: "none" }),
+      Sandbox.create({ name, network: "none" }),
+    ]);
+    const made = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r) => r.status === "rejected");
+    assertEquals(made.length, 1, JSON.stringify(results));
+    assert(
+      (refused[0] as PromiseRejectedResult).reason instanceof
+        SandboxExistsError,
+      String((refused[0] as PromiseRejectedResult).reason),
+    );
+    const two = await Promise.all([
+      Sandbox.create(),
+      Sandbox.create(),
+    ]);
+    assertEquals(new Set(two.map((sb) => sb.addresses[0])).size, 2);
+    await Promise.all([
+      ...two.map((sb) => sb.remove()),
+      (made[0] as PromiseFulfilledResult<Sandbox>).value.remove(),
+    ]);
+    assertEquals(remains(), before);
+  },
+);
+
+nsTest(
   "Sandbox: a published port answers on the host's loopback while a listener inside serves it",
   async () => {
     const before = remains();

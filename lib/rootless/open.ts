@@ -117,8 +117,7 @@ async function open(
 ): Promise<RootlessNetNS> {
   const requested = resolveHelperOptions(options); // bad options fail before anything is made
   const paths = rootlessPaths(options.staticDir);
-  const lock = new FileLock(paths.lock);
-  lock.acquire();
+  const lock = await new FileLock(paths.lock).acquireAsync();
   try {
     return await getOrCreate(paths, requested, options, reach);
   } finally {

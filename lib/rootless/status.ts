@@ -119,8 +119,7 @@ export async function rootlessDown(
   const access = options.access ?? INSIDE;
   requireUserNamespace(access);
   const paths = rootlessPaths(options.staticDir);
-  const lock = new FileLock(paths.lock);
-  lock.acquire();
+  const lock = await new FileLock(paths.lock).acquireAsync();
   try {
     const hasNamespace = pathExists(seenFromHere(access, paths.netns), {
       followLinks: false,

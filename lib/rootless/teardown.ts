@@ -135,8 +135,7 @@ export async function releaseReference(
   paths: RootlessPaths,
   options: ReleaseOptions,
 ): Promise<void> {
-  const lock = new FileLock(paths.lock);
-  lock.acquire();
+  const lock = await new FileLock(paths.lock).acquireAsync();
   try {
     if (!pathExists(paths.dir)) return;
     if (adjustRefCount(paths, -1) > 0 || pathExists(paths.pinned)) return;

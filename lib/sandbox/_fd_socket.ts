@@ -11,24 +11,33 @@
  * @module
  */
 
-import net from "node:net";
+import type * as NodeNet from "node:net";
+import { Errno } from "../../ffi/errno.ts";
 import {
   bind,
   connect,
   getsockname,
   listen,
   setsockoptInt,
+  SO,
   SOCK,
   SOL_SOCKET,
 } from "../../ffi/socket.ts";
 import { close } from "../../ffi/syscalls.ts";
 import { InvalidArgumentError, NsnetError, SyscallError } from "../errors.ts";
 import { tryParseIP } from "../netlink/ip_address.ts";
+import { AF } from "../netlink/constants.ts";
 import type { NetNS } from "../netns/netns.ts";
 
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SO_REUSEADDR = 2;
+let nodeNet: typeof NodeNet | undefined;
+
+/**
+ * `node:net`, loaded on first use: importing it starts Deno's Node
+ * compatibility layer, which no other user of the module should pay for.
+ */
+async function loadNodeNet(): Promise<typeof NodeNet> {
+  return nodeNet ??= await import("node:net");
+}
 
 /** A `sockaddr_in` or `sockaddr_in6` for `hostname` (an IP literal) and `port`. */
 function sockaddr(
@@ -47,10 +56,10 @@ function sockaddr(
   const v6 = ip.bytes.length === 16;
   const bytes = new Uint8Array(v6 ? 28 : 16);
   const view = new DataView(bytes.buffer);
-  view.setUint16(0, v6 ? AF_INET6 : AF_INET, true);
+  view.setUint16(0, v6 ? AF.INET6 : AF.INET, true);
   view.setUint16(2, port, false);
   bytes.set(ip.bytes, v6 ? 8 : 4);
-  return { family: v6 ? AF_INET6 : AF_INET, bytes };
+  return { family: v6 ? AF.INET6 : AF.INET, bytes };
 }
 
 /** The port a bound socket got (`getsockname`). */
@@ -69,7 +78,7 @@ function netAddr(
 
 /** A node socket seen as a `Deno.TcpConn`. */
 class FdConn implements Deno.TcpConn {
-  readonly #socket: net.Socket;
+  readonly #socket: NodeNet.Socket;
   readonly #chunks: Uint8Array[] = [];
   #ended = false;
   #error: Error | undefined;
@@ -80,7 +89,11 @@ class FdConn implements Deno.TcpConn {
   readonly localAddr: Deno.NetAddr;
   readonly remoteAddr: Deno.NetAddr;
 
-  constructor(socket: net.Socket, local?: Deno.NetAddr, remote?: Deno.NetAddr) {
+  constructor(
+    socket: NodeNet.Socket,
+    local?: Deno.NetAddr,
+    remote?: Deno.NetAddr,
+  ) {
     this.#socket = socket;
     this.localAddr = local ?? netAddr(socket.localAddress, socket.localPort);
     this.remoteAddr = remote ??
@@ -208,24 +221,50 @@ class FdConn implements Deno.TcpConn {
   }
 }
 
-/** A node server on a listening fd, seen as a `Deno.TcpListener`. */
+/**
+ * A listening fd, seen as a `Deno.TcpListener`: a node server adopts it on
+ * the first `accept()`, the first moment that may wait for `node:net`.
+ */
 class FdListener implements Deno.TcpListener {
-  readonly #server: net.Server;
-  readonly #pending: net.Socket[] = [];
+  readonly #fd: number;
+  #server: NodeNet.Server | undefined;
+  #starting: Promise<NodeNet.Server> | undefined;
+  #failed: Error | undefined;
+  #referenced = true;
+  readonly #pending: NodeNet.Socket[] = [];
   readonly #waiters: {
-    resolve: (socket: net.Socket) => void;
+    resolve: (socket: NodeNet.Socket) => void;
     reject: (error: Error) => void;
   }[] = [];
   #closed = false;
   readonly addr: Deno.NetAddr;
 
-  constructor(server: net.Server, addr: Deno.NetAddr) {
-    this.#server = server;
+  constructor(fd: number, addr: Deno.NetAddr) {
+    this.#fd = fd;
     this.addr = addr;
-    server.on("connection", (socket: net.Socket) => {
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter.resolve(socket);
-      else this.#pending.push(socket);
+  }
+
+  /** The server on the fd, made once; its errors fail every waiting accept. */
+  #start(): Promise<NodeNet.Server> {
+    return this.#starting ??= loadNodeNet().then((net) => {
+      const server = net.createServer({ allowHalfOpen: true });
+      server.on("connection", (socket: NodeNet.Socket) => {
+        const waiter = this.#waiters.shift();
+        if (waiter) waiter.resolve(socket);
+        else this.#pending.push(socket);
+      });
+      server.on("error", (error: Error) => {
+        this.#failed = error;
+        for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+      });
+      if (this.#closed) {
+        close(this.#fd); // closed while node:net loaded
+        return server;
+      }
+      server.listen({ fd: this.#fd });
+      if (!this.#referenced) server.unref();
+      this.#server = server;
+      return server;
     });
   }
 
@@ -233,8 +272,13 @@ class FdListener implements Deno.TcpListener {
     if (this.#closed) {
       throw new Deno.errors.BadResource("the listener is closed");
     }
+    await this.#start();
+    if (this.#failed !== undefined) throw this.#failed;
+    if (this.#closed) {
+      throw new Deno.errors.BadResource("the listener is closed");
+    }
     const socket = this.#pending.shift() ??
-      await new Promise<net.Socket>((resolve, reject) =>
+      await new Promise<NodeNet.Socket>((resolve, reject) =>
         this.#waiters.push({ resolve, reject })
       );
     return new FdConn(socket);
@@ -245,7 +289,8 @@ class FdListener implements Deno.TcpListener {
       throw new Deno.errors.BadResource("the listener is closed");
     }
     this.#closed = true;
-    this.#server.close();
+    if (this.#server !== undefined) this.#server.close();
+    else if (this.#starting === undefined) close(this.#fd);
     for (const socket of this.#pending.splice(0)) socket.destroy();
     for (const waiter of this.#waiters.splice(0)) {
       waiter.reject(new Deno.errors.BadResource("the listener is closed"));
@@ -264,11 +309,13 @@ class FdListener implements Deno.TcpListener {
   }
 
   ref(): void {
-    this.#server.ref();
+    this.#referenced = true;
+    this.#server?.ref();
   }
 
   unref(): void {
-    this.#server.unref();
+    this.#referenced = false;
+    this.#server?.unref();
   }
 
   [Symbol.dispose](): void {
@@ -286,7 +333,7 @@ export function listenByFd(
   const fd = ns.socket(family, SOCK.STREAM | SOCK.CLOEXEC, 0);
   let port: number;
   try {
-    setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    setsockoptInt(fd, SOL_SOCKET, SO.REUSEADDR, 1);
     bind(fd, bytes);
     listen(fd, 128);
     port = boundPort(fd);
@@ -294,12 +341,9 @@ export function listenByFd(
     close(fd);
     throw error;
   }
-  const server = net.createServer({ allowHalfOpen: true });
-  server.listen({ fd });
-  return new FdListener(server, { transport: "tcp", hostname, port });
+  return new FdListener(fd, { transport: "tcp", hostname, port });
 }
 
-const EISCONN = 106;
 const CONNECT_TIMEOUT_MS = 30_000;
 
 /**
@@ -319,7 +363,9 @@ async function connected(
     try {
       if (connect(fd, address)) return;
     } catch (error) {
-      if (error instanceof SyscallError && error.errno === EISCONN) return;
+      if (error instanceof SyscallError && error.errno === Errno.EISCONN) {
+        return;
+      }
       if (!(error instanceof SyscallError) || error.code !== "EALREADY") {
         throw error; // ECONNREFUSED, EHOSTUNREACH…
       }
@@ -340,9 +386,10 @@ export async function connectByFd(
   const hostname = options.hostname ?? "127.0.0.1";
   const { family, bytes } = sockaddr(hostname, options.port);
   const fd = ns.socket(family, SOCK.STREAM | SOCK.CLOEXEC | SOCK.NONBLOCK, 0);
-  let socket: net.Socket;
+  let socket: NodeNet.Socket;
   try {
     await connected(fd, bytes, `${hostname}:${options.port}`);
+    const net = await loadNodeNet();
     socket = new net.Socket({
       fd,
       readable: true,

@@ -83,7 +83,7 @@ export async function runForwarderProcess(name: string): Promise<void> {
   if (record === undefined) throw new SandboxNotFoundError(name);
   const forwarder = await startForwarderFor(record);
   {
-    using lock = lockSandbox(name);
+    using lock = await lockSandbox(name);
     void lock;
     const current = readRecord(name);
     if (current === undefined) {

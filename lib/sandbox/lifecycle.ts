@@ -27,6 +27,7 @@ import { parseNetworkMode } from "./network_mode.ts";
 import {
   listRecords,
   lockSandbox,
+  lockSandboxSync,
   readRecord,
   removeRecord,
   sandboxDir,
@@ -103,7 +104,7 @@ export async function createSandbox(
   );
   // Port conflicts are clear errors before anything is created.
   const mappings = ports.length > 0 ? preparePortMappings(ports) : [];
-  using lock = lockSandbox(name);
+  using lock = await lockSandbox(name);
   if (readRecord(name) !== undefined) {
     throw new SandboxExistsError(name);
   }
@@ -132,7 +133,7 @@ export async function createSandbox(
       writeRecord(record);
       lock.release(); // the forwarder records itself under this lock
       await spawnForwarderProcess(name);
-      lock.acquire();
+      await lock.acquireAsync();
       Object.assign(record, readRecord(name));
     }
     record.phase = "ready";
@@ -266,6 +267,26 @@ export async function removeOrphanedSandboxes(): Promise<string[]> {
   return removed;
 }
 
+/**
+ * Removes sandbox `name` after a step that followed its creation failed with
+ * `cause`: that error is the one to raise, so a failure of the removal is
+ * only logged.
+ */
+export async function removeAfterFailure(
+  name: string,
+  cause: unknown,
+): Promise<void> {
+  try {
+    await removeSandbox(name, { force: true });
+  } catch (error) {
+    warn(
+      `removing sandbox ${name} after ${(cause as Error)?.message ?? cause}: ${
+        (error as Error)?.message ?? error
+      }`,
+    );
+  }
+}
+
 /** Options for {@linkcode removeSandbox}. */
 export interface RemoveSandboxOptions {
   /** Remove it even while other sandboxes share its namespace. */
@@ -281,7 +302,7 @@ export async function removeSandbox(
   name: string,
   options: RemoveSandboxOptions = {},
 ): Promise<void> {
-  using lock = lockSandbox(name);
+  using lock = await lockSandbox(name);
   void lock;
   const record = readRecord(name);
   if (record === undefined) {
@@ -312,7 +333,7 @@ export async function removeSandbox(
  */
 export function adoptSandbox(name: string, pid: number): SandboxRecord {
   validateSandboxName(name);
-  using lock = lockSandbox(name);
+  using lock = lockSandboxSync(name);
   void lock;
   if (readRecord(name) !== undefined) {
     throw new SandboxExistsError(name);

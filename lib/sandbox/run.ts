@@ -13,6 +13,7 @@ import { startForwarderFor } from "./forwarder_process.ts";
 import {
   createSandbox,
   needsHostForwarder,
+  removeAfterFailure,
   removeOrphanedSandboxes,
   removeSandbox,
 } from "./lifecycle.ts";
@@ -96,7 +97,7 @@ export async function runSandbox(
       ? await startForwarderFor(record)
       : undefined;
   } catch (error) {
-    await removeSandbox(record.name, { force: true });
+    await removeAfterFailure(record.name, error);
     throw error;
   }
   // Until the sandbox is gone, a signal does not end this process: it ends

@@ -25,6 +25,7 @@ import {
   createSandbox,
   inspectSandbox,
   needsHostForwarder,
+  removeAfterFailure,
   removeSandbox,
 } from "./lifecycle.ts";
 import { sandboxStats } from "./stats.ts";
@@ -149,7 +150,7 @@ export class Sandbox implements AsyncDisposable {
         forwarder = await startForwarderFor(record);
       }
     } catch (error) {
-      await removeSandbox(record.name, { force: true });
+      await removeAfterFailure(record.name, error);
       throw error;
     }
     return new Sandbox(record, forwarder);

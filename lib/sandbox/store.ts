@@ -48,8 +48,17 @@ export function validateSandboxName(name: string): void {
   }
 }
 
-/** Takes the exclusive lock of sandbox `name`, waiting for other nsnet processes to release it. */
-export function lockSandbox(name: string): FileLock {
+/**
+ * Takes the exclusive lock of sandbox `name`, waiting for other nsnet
+ * processes, and other callers in this one, to release it.
+ */
+export function lockSandbox(name: string): Promise<FileLock> {
+  validateSandboxName(name);
+  return new FileLock(`${ensureSandboxDir()}/.${name}.lock`).acquireAsync();
+}
+
+/** {@linkcode lockSandbox} for synchronous callers; throws if this process holds it already. */
+export function lockSandboxSync(name: string): FileLock {
   validateSandboxName(name);
   return new FileLock(`${ensureSandboxDir()}/.${name}.lock`).acquire();
 }

@@ -20,7 +20,7 @@ import {
   stopHelper,
 } from "../../rootless/helper_process.ts";
 import { helperDriver } from "../../rootless/helpers/driver.ts";
-import { mkfifo, O, openPath } from "../../../ffi/syscalls.ts";
+import { close, mkfifo, O, openPath } from "../../../ffi/syscalls.ts";
 import { sandboxDir, writeRecord } from "../store.ts";
 import type {
   BackendOptions,
@@ -36,15 +36,30 @@ function helperDir(name: string): string {
 }
 
 /**
- * Makes the exit pipe of a helper that must die with this process, and keeps
- * its write side open until the process ends (O_RDWR: opening a pipe's write
- * side alone fails while nobody reads it). Returns its path.
+ * The write sides of the exit pipes this process holds, by sandbox: open
+ * until the sandbox is torn down, or until the process ends (killed, the
+ * kernel closes them, and the helper sees its pipe close and exits).
  */
-function holdExitPipe(dir: string): string {
+const exitPipes = new Map<string, number>();
+
+/**
+ * Makes the exit pipe of a helper that must die with this process, and keeps
+ * its write side open (O_RDWR: opening a pipe's write side alone fails while
+ * nobody reads it). Returns its path.
+ */
+function holdExitPipe(name: string, dir: string): string {
   const path = `${dir}/exit`;
   mkfifo(path, 0o600);
-  openPath(path, O.RDWR); // deliberately never closed: the process's end closes it
+  exitPipes.set(name, openPath(path, O.RDWR));
   return path;
+}
+
+/** Closes the exit pipe held for sandbox `name`, if this process holds one. */
+function releaseExitPipe(name: string): void {
+  const fd = exitPipes.get(name);
+  if (fd === undefined) return;
+  exitPipes.delete(name);
+  close(fd);
 }
 
 async function setup(
@@ -63,7 +78,7 @@ async function setup(
     options,
     // A helper of `nsnet run` dies with its process (slirp4netns only).
     exitPipe: program === "slirp4netns" && record.runnerPid === Deno.pid
-      ? holdExitPipe(dir)
+      ? holdExitPipe(record.name, dir)
       : undefined,
     ports: record.published ?? [],
   });
@@ -108,6 +123,7 @@ function helperBackend(program: HelperKind): NetworkBackend {
           first = error;
         }
       }
+      releaseExitPipe(record.name);
       try {
         Deno.removeSync(helperDir(record.name), { recursive: true });
       } catch (error) {
