@@ -18,7 +18,7 @@
  * `./resolv-conf`, `./bridge`, `./ports`, `./cni`, `./netavark` and `./cli`.
  *
  * @example Two sandboxes talk over TCP, and nothing is left afterwards
- * ```ts ignore
+ * ```ts
  * import { Sandbox } from "@nsnet/nsnet";
  *
  * await using server = await Sandbox.create();
@@ -36,7 +36,7 @@
  * ```
  *
  * @example One namespace, as `ip netns add blue`
- * ```ts ignore
+ * ```ts
  * import { newNSWithName, unmountNS } from "@nsnet/nsnet";
  *
  * const ns = newNSWithName("blue");

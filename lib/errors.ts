@@ -35,10 +35,11 @@ export class NsnetError extends Error {
  * knowing which layer raised it.
  *
  * @example Catching a refusal by its errno name
- * ```ts ignore
+ * ```ts
  * import { ErrnoError, getNS } from "@nsnet/nsnet";
  * try {
- *   getNS("/proc/1/ns/net").enter();
+ *   using ns = getNS("/proc/1/ns/net");
+ *   ns.run(() => {});
  * } catch (error) {
  *   if (error instanceof ErrnoError && error.code === "EPERM") {
  *     console.error("run as root, or inside `nsnet unshare`");
@@ -219,7 +220,7 @@ export interface NetworkNotFoundErrorOptions extends NsnetErrorOptions {
  * network. `backend` says which; each backend gives its own message and hint.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { NetworkNotFoundError, Sandbox } from "@nsnet/nsnet";
  * try {
  *   await using sb = await Sandbox.create({ network: "nope" });

@@ -41,10 +41,19 @@ export interface StatusBlock {
 }
 
 /**
- * Inspects namespace `ns` (S15): every interface but loopback and those
- * without addresses; for each, its addresses minus link-local ones, each with
- * the first default gateway (route without destination in the main table)
- * that its subnet contains, and its MAC address.
+ * Inspects namespace `ns` as Podman's StatusBlock, field for field: every
+ * interface but loopback and those without addresses; for each, its
+ * addresses minus link-local ones, each with the first default gateway
+ * (route without destination in the main table) that its subnet contains,
+ * and its MAC address. Needs `--allow-ffi` (netlink inside `ns`).
+ *
+ * @example A container's network, by its pid
+ * ```ts
+ * import { inspectNetNS, processNS } from "@nsnet/nsnet";
+ *
+ * using ns = processNS(1234); // podman inspect --format '{{.State.Pid}}' NAME
+ * console.log(JSON.stringify(inspectNetNS(ns), null, 2));
+ * ```
  */
 export function inspectNetNS(ns: NetNS): StatusBlock {
   using sock = NetlinkSocket.open(ns);

@@ -22,9 +22,19 @@ export interface NetIO {
 }
 
 /**
- * The network I/O of namespace `ns` (S14). With `interfaces`, those links
- * (each asked for by name, no dump); without, every link but loopback. No
- * namespace means no statistics (undefined), not an error.
+ * The network I/O of namespace `ns`, summed as Podman's NetIO, and per
+ * interface. With `interfaces`, those links (each asked for by name, no
+ * dump); without, every link but loopback. No namespace means no statistics
+ * (undefined), not an error. Needs `--allow-ffi`.
+ *
+ * @example Bytes in and out of a namespace
+ * ```ts
+ * import { getNS, netIO } from "@nsnet/nsnet";
+ *
+ * using ns = getNS("/run/netns/blue");
+ * const io = netIO(ns);
+ * console.log(io?.rxBytes, io?.txBytes, Object.keys(io?.interfaces ?? {}));
+ * ```
  */
 export function netIO(
   ns: NetNS | undefined,

@@ -20,6 +20,9 @@
  * @module
  */
 
+import { NsnetError } from "./errors.ts";
+import { pathExists } from "./fs.ts";
+
 /**
  * Every worker module, relative to `lib/` and without its extension. Their
  * file names are unique, so that bundled they can sit side by side.
@@ -35,14 +38,25 @@ export type WorkerModule = typeof WORKER_MODULES[number];
 
 /**
  * The URL of the worker module `path` for `new Worker(url, { type:
- * "module" })`. See the module documentation for how it is found.
+ * "module" })`. See the module documentation for how it is found. A local
+ * file that is not there (a bundle made without its workers) is an error
+ * here, not a thread that never answers.
  */
 export function workerUrl(path: WorkerModule): URL {
   const here = import.meta.url;
   // Unbundled, this file keeps its name; bundled, it is part of a `.js` file.
-  return here.endsWith("/worker.ts")
+  const url = here.endsWith("/worker.ts")
     ? new URL(`./${path}.ts`, here)
     : new URL(`./${path.slice(path.lastIndexOf("/") + 1)}.js`, here);
+  if (
+    url.protocol === "file:" && !pathExists(decodeURIComponent(url.pathname))
+  ) {
+    throw new NsnetError(`nsnet's worker module ${url.pathname} is missing`, {
+      hint:
+        `bundle it beside the program: deno bundle --platform deno --outdir DIR lib/${path}.ts`,
+    });
+  }
+  return url;
 }
 
 /** What a worker module sees of its global scope: messages in and out. */

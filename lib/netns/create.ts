@@ -38,12 +38,46 @@ export interface CreateOptions {
   runDir?: string;
 }
 
-/** Makes a new network namespace with a random `netns-…` name (S9). */
+/**
+ * Makes a new network namespace with a random `netns-…` name, bound in the
+ * run dir as `ip netns add` does; on any failure nothing is left.
+ *
+ * Needs root, or a script inside nsnet's user namespace (`nsnet unshare`,
+ * where the run dir is `$XDG_RUNTIME_DIR/netns`); `--allow-ffi`,
+ * `--allow-read` and `--allow-write` for the run dir.
+ *
+ * @example A namespace for one test, removed afterwards
+ * ```ts
+ * import { newNS, unmountNS } from "@nsnet/nsnet";
+ *
+ * const ns = newNS();
+ * try {
+ *   console.log(ns.path); // /run/netns/netns-…
+ * } finally {
+ *   unmountNS(ns);
+ * }
+ * ```
+ */
 export function newNS(options: CreateOptions = {}): NetNS {
   return withRandomName(options, (path) => createAt(path, bindNewNamespace));
 }
 
-/** Makes a new network namespace called `name`; fails if the name is taken. */
+/**
+ * Makes a new network namespace called `name` (`ip netns add NAME`); raises
+ * `NamespaceExistsError` if the name is taken.
+ *
+ * Needs root, or a script inside nsnet's user namespace (`nsnet unshare`,
+ * where the run dir is `$XDG_RUNTIME_DIR/netns`); `--allow-ffi`,
+ * `--allow-read` and `--allow-write` for the run dir.
+ *
+ * @example `ip netns add blue`, and `ip netns del blue`
+ * ```ts
+ * import { newNSWithName, unmountNS } from "@nsnet/nsnet";
+ *
+ * const ns = newNSWithName("blue");
+ * unmountNS(ns);
+ * ```
+ */
 export function newNSWithName(
   name: string,
   options: CreateOptions = {},
@@ -61,8 +95,24 @@ export interface AdoptOptions extends CreateOptions {
 }
 
 /**
- * Binds the network namespace of process `pid` under a new name (S10), so
- * that it outlives the process. The name is random unless one is given.
+ * Binds the network namespace of process `pid` under a new name, so that it
+ * outlives the process (`ip netns attach`). The name is random unless one is
+ * given.
+ *
+ * Needs root, or a script inside nsnet's user namespace (`nsnet unshare`,
+ * where the run dir is `$XDG_RUNTIME_DIR/netns`); `--allow-ffi`,
+ * `--allow-read` and `--allow-write` for the run dir. Another user's process needs root.
+ *
+ * @example Keep a child's network after it exits
+ * ```ts
+ * import { adoptProcessNetNS, unmountNS } from "@nsnet/nsnet";
+ *
+ * const child = new Deno.Command("unshare", { args: ["--net", "sleep", "1"] }).spawn();
+ * await new Promise((resolve) => setTimeout(resolve, 100)); // until it unshared
+ * const ns = adoptProcessNetNS(child.pid, { name: "kept" });
+ * await child.status;
+ * unmountNS(ns); // as `ip netns del kept`
+ * ```
  */
 export function adoptProcessNetNS(
   pid: number,

@@ -21,7 +21,20 @@ export interface NSEntry {
   inode?: bigint;
 }
 
-/** Lists the run dir's namespaces, sorted by name; a missing run dir is an empty list. */
+/**
+ * Lists the run dir's namespaces (`ip netns list`), sorted by name, with
+ * stale files marked; a missing run dir is an empty list. Needs
+ * `--allow-ffi` and `--allow-read` (rootless: `XDG_RUNTIME_DIR` set).
+ *
+ * @example Find what a crash left
+ * ```ts
+ * import { listNS } from "@nsnet/nsnet";
+ *
+ * for (const entry of listNS()) {
+ *   if (entry.status === "stale") console.log(`stale: ${entry.path}`);
+ * }
+ * ```
+ */
 export function listNS(runDir: string = nsRunDir()): NSEntry[] {
   let names: string[];
   try {

@@ -30,7 +30,24 @@ import {
 /** The network namespace of the calling thread. */
 export const THREAD_NETNS_PATH = "/proc/thread-self/ns/net";
 
-/** An open network namespace. Close it (or `using` it) when done. */
+/**
+ * An open network namespace. Close it (or `using` it) when done.
+ *
+ * Opening and entering one needs `--allow-ffi` (libc) and `--allow-read`;
+ * entering one nsnet did not make, or any as an unprivileged user, needs
+ * root or nsnet's user namespace (`nsnet unshare`).
+ *
+ * @example Serve inside a namespace, connect from outside it
+ * ```ts
+ * import { getNS } from "@nsnet/nsnet";
+ *
+ * using ns = getNS("/run/netns/blue"); // made by `ip netns add blue`
+ * const listener = ns.run(() => Deno.listen({ hostname: "127.0.0.1", port: 8080 }));
+ * const conn = await ns.connect({ hostname: "127.0.0.1", port: 8080 });
+ * conn.close();
+ * listener.close();
+ * ```
+ */
 export class NetNS {
   /** The path it was opened from. */
   readonly path: string;
@@ -259,7 +276,22 @@ function isThenable(value: unknown): boolean {
 /**
  * Opens the network namespace at `path` (a file under a netns run dir, or
  * `/proc/PID/ns/net`). A missing path and a path that holds no network
- * namespace raise different errors.
+ * namespace raise different errors. Needs `--allow-ffi` and read access to
+ * `path` (another user's `/proc/PID/ns/net` needs root).
+ *
+ * @example Tell a stale file from a missing one
+ * ```ts
+ * import { getNS, NamespaceNotFoundError, NotANamespaceError } from "@nsnet/nsnet";
+ *
+ * try {
+ *   using ns = getNS("/run/netns/blue");
+ *   console.log(`blue is net:[${ns.ino}]`);
+ * } catch (error) {
+ *   if (error instanceof NamespaceNotFoundError) console.log("no namespace blue");
+ *   else if (error instanceof NotANamespaceError) console.log("a stale file: nsnet del blue");
+ *   else throw error;
+ * }
+ * ```
  */
 export function getNS(path: string): NetNS {
   let magic: number;
@@ -309,12 +341,15 @@ export function getNS(path: string): NetNS {
   }
 }
 
-/** Opens the calling thread's current network namespace. */
+/** Opens the calling thread's current network namespace. Needs `--allow-ffi`. */
 export function currentNS(): NetNS {
   return getNS(THREAD_NETNS_PATH);
 }
 
-/** Opens the network namespace of process `pid`. */
+/**
+ * Opens the network namespace of process `pid` (as `ip netns identify` reads
+ * it). Needs `--allow-ffi`; another user's process needs root.
+ */
 export function processNS(pid: number): NetNS {
   return getNS(`/proc/${pid}/ns/net`);
 }

@@ -21,7 +21,19 @@ export interface UnmountOptions {
  * Unmounts and removes a namespace file, closing the handle if one is given.
  * Paths under `/proc` (a process's own namespace) are only closed. A mount
  * or file that is already gone is not an error; the namespace itself lives
- * on while a process or open fd still uses it.
+ * on while a process or open fd still uses it. A file left by a crash or a
+ * reboot (no namespace behind it) is removed too.
+ *
+ * Needs root, or a script inside nsnet's user namespace (`nsnet unshare`,
+ * where the run dir is `$XDG_RUNTIME_DIR/netns`); `--allow-ffi`,
+ * `--allow-read` and `--allow-write` for the run dir.
+ *
+ * @example `ip netns del blue`
+ * ```ts
+ * import { unmountNS } from "@nsnet/nsnet";
+ *
+ * unmountNS("/run/netns/blue");
+ * ```
  */
 export function unmountNS(
   ns: NetNS | string,

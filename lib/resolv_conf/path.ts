@@ -237,7 +237,7 @@ function walkError(
  *
  * @example
  * ```ts
- * import { resolveResolvConfPath } from "./path.ts";
+ * import { resolveResolvConfPath } from "@nsnet/nsnet";
  * // "/run/systemd/resolve/stub-resolv.conf" on a systemd-resolved host
  * console.log(resolveResolvConfPath());
  * ```

@@ -13,7 +13,7 @@
  * --allow-ffi`.
  *
  * @example A command inside the rootless namespace, the namespace given back after
- * ```ts ignore
+ * ```ts
  * import { getRootlessNetNS } from "@nsnet/nsnet/rootless";
  *
  * await using rootless = await getRootlessNetNS({ create: true });

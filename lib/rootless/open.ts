@@ -82,7 +82,7 @@ export interface RootlessNetNSOptions extends HelperOptions {
  * removed again.
  *
  * @example Run a command inside
- * ```ts ignore
+ * ```ts
  * import { getRootlessNetNS } from "@nsnet/nsnet";
  * await using rootless = await getRootlessNetNS({ create: true });
  * const status = await rootless!.exec(["ip", "addr"]);

@@ -63,7 +63,7 @@ const INTERRUPTS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
  * self-check's (0 when it passed).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runSandbox } from "@nsnet/nsnet";
  * const status = await runSandbox({ network: "none", command: ["ip", "link"] });
  * Deno.exit(status);

@@ -82,7 +82,7 @@ const UNSUPPORTED = ["clearEnv", "uid", "gid", "windowsRawArguments"] as const;
  * (nsnet's state), `--allow-env`, `--allow-net` for sockets; `-A` covers all.
  *
  * @example Two sandboxes on the default bridge talk over TCP
- * ```ts ignore
+ * ```ts
  * import { Sandbox } from "@nsnet/nsnet";
  *
  * await using server = await Sandbox.create();
@@ -124,7 +124,7 @@ export class Sandbox implements AsyncDisposable {
    * `--allow-run`, `--allow-read`, `--allow-write`, `--allow-env`).
    *
    * @example A sandbox with only loopback, gone after the block
-   * ```ts ignore
+   * ```ts
    * import { Sandbox } from "@nsnet/nsnet";
    *
    * await using sb = await Sandbox.create({ network: "none" });
