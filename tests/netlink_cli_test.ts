@@ -126,15 +126,15 @@ nsTest("nsnet link/addr/route: two namespaces wired without ip", async () => {
     const routes = JSON.parse(await nsnet("route", "list", na, "--json"));
     assert(
       routes.some((r: Json) =>
-        r.destination === undefined && r.gateway === "10.123.0.2" &&
-        r.device === "eth0"
+        r.dst === "default" && r.gateway === "10.123.0.2" &&
+        r.dev === "eth0"
       ),
     );
     const all = JSON.parse(
       await nsnet("route", "list", na, "--table", "all", "--json"),
     );
     assert(
-      all.length > routes.length && all.some((r: Json) => r.table === 100),
+      all.length > routes.length && all.some((r: Json) => r.table === "100"),
     );
     assert(
       /^DESTINATION\s+GATEWAY\s+DEVICE/.test(await nsnet("route", "list", na)),

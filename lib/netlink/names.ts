@@ -180,3 +180,19 @@ export function parseNexthopFlag(text: string): number {
   for (const [bit, name] of NEXTHOP_FLAGS) if (name === text) return bit;
   throw new InvalidArgumentError(`"${text}" is not a nexthop flag`);
 }
+
+const PREFERENCES: ReadonlyMap<number, string> = new Map([
+  [0, "medium"],
+  [1, "high"],
+  [3, "low"],
+]);
+
+/** The name `ip -6 route` gives a router preference (RTA_PREF): `low`, `medium`, `high`, else the number. */
+export function routePreferenceName(preference: number): string {
+  return lookup(PREFERENCES, preference);
+}
+
+/** The RTA_PREF value for `ip route`'s `pref` word (`low`, `medium`, `high`, or 0-255). */
+export function parseRoutePreference(text: string): number {
+  return reverse(PREFERENCES, "route preference", text, 255);
+}
