@@ -18,6 +18,7 @@ import { netIO } from "../stats.ts";
 import { jsonReplacer } from "../cli/output.ts";
 import { spawnInSandbox } from "./exec.ts";
 import { inspectSandbox, sandboxResolvConf } from "./lifecycle.ts";
+import { selectBackend } from "./backends/select.ts";
 import { formatNetworkMode } from "./network_mode.ts";
 import type { SandboxRecord } from "./types.ts";
 
@@ -96,32 +97,19 @@ function targetFor(
   gateway: string | undefined,
 ): Target | undefined {
   if (gateway === undefined) return undefined;
-  switch (record.mode.kind) {
-    case "slirp4netns":
-    case "pasta":
-      // The helper maps its gateway address to the host's loopback.
-      return {
-        dial: gateway,
-        listen: "127.0.0.1",
-        description:
-          `host loopback via the ${record.mode.kind} gateway ${gateway}`,
-      };
-    case "bridge":
-      return record.rootless
-        ? {
-          dial: "10.0.2.2",
-          listen: "127.0.0.1",
-          description: "host loopback via the rootless namespace's helper",
-        }
-        : {
-          dial: gateway,
-          listen: "127.0.0.1",
-          description: `host loopback via the bridge gateway ${gateway}`,
-          prepare: loopbackThroughBridge(hostLinkWith(gateway), gateway),
-        };
-    default:
-      return undefined;
-  }
+  const path = selectBackend(record.mode, record.backend).hostLoopbackPath?.(
+    record,
+    gateway,
+  );
+  if (path === undefined) return undefined;
+  return {
+    dial: path.dial,
+    listen: "127.0.0.1",
+    description: `host loopback via ${path.via}`,
+    prepare: path.throughBridge
+      ? loopbackThroughBridge(hostLinkWith(gateway), gateway)
+      : undefined,
+  };
 }
 
 async function roundTrip(

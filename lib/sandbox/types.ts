@@ -151,4 +151,26 @@ export interface NetworkBackend {
    * forwarder and the rootless reference are the lifecycle's.
    */
   teardown(record: SandboxRecord): Promise<void>;
+  /**
+   * How the sandbox reaches a server on the host's loopback (what `nsnet
+   * run`'s self-check proves), given its gateway; absent or undefined when
+   * its network leads nowhere there.
+   */
+  hostLoopbackPath?(
+    record: SandboxRecord,
+    gateway: string,
+  ): HostLoopbackPath | undefined;
+}
+
+/** A sandbox's way to the host's loopback: see {@linkcode NetworkBackend.hostLoopbackPath}. */
+export interface HostLoopbackPath {
+  /** The address the sandbox dials: the host's server listens on 127.0.0.1. */
+  dial: string;
+  /** Words for a report: what carries the connection. */
+  via: string;
+  /**
+   * Whether it arrives over a root bridge at the gateway, where only a DNAT
+   * of the gateway's port to 127.0.0.1 leads it on to the loopback.
+   */
+  throughBridge: boolean;
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { namedNetworkLoopbackPath } from "./named_network.ts";
 import { NsnetError } from "../../errors.ts";
 import type { StatusBlock } from "../../inspect.ts";
 import type { NetNS } from "../../netns/netns.ts";
@@ -134,6 +135,7 @@ export const builtinBackend: NetworkBackend = {
   name: "builtin",
   hostForwarder: true,
   keepsStatus: true,
+  hostLoopbackPath: namedNetworkLoopbackPath,
   prepare(
     config: SandboxConfig,
     _rootless: boolean,

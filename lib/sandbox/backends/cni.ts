@@ -7,6 +7,7 @@
  * @module
  */
 
+import { namedNetworkLoopbackPath } from "./named_network.ts";
 import {
   cniAdd,
   cniDel,
@@ -72,6 +73,7 @@ export const cniBackend: NetworkBackend = {
   name: "cni",
   hostForwarder: true,
   keepsStatus: true,
+  hostLoopbackPath: namedNetworkLoopbackPath,
   prepare(
     config: SandboxConfig,
     _rootless: boolean,

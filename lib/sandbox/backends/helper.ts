@@ -92,6 +92,12 @@ function helperBackend(program: HelperKind): NetworkBackend {
     name: program,
     hostForwarder: false,
     keepsStatus: true,
+    // The helper maps its gateway address to the host's loopback.
+    hostLoopbackPath: (_record, gateway) => ({
+      dial: gateway,
+      via: `the ${program} gateway ${gateway}`,
+      throughBridge: false,
+    }),
     prepare(
       config: SandboxConfig,
       _rootless: boolean,

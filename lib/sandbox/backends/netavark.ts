@@ -7,6 +7,7 @@
  * @module
  */
 
+import { namedNetworkLoopbackPath } from "./named_network.ts";
 import type { StatusBlock } from "../../inspect.ts";
 import {
   findNetavark,
@@ -64,6 +65,7 @@ export const netavarkBackend: NetworkBackend = {
   name: "netavark",
   hostForwarder: true,
   keepsStatus: true,
+  hostLoopbackPath: namedNetworkLoopbackPath,
   prepare(
     config: SandboxConfig,
     _rootless: boolean,
