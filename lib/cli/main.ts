@@ -23,6 +23,8 @@ import { statsCommand } from "./stats.ts";
 import { linkCommand } from "./link.ts";
 import { addrCommand } from "./addr.ts";
 import { routeCommand } from "./route.ts";
+import { ruleCommand } from "./rule.ts";
+import { neighCommand } from "./neigh.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { wantsUserNS } from "./argv.ts";
 import { EXIT } from "./output.ts";
@@ -71,6 +73,8 @@ exec and run pass the command's status through, 125 when nsnet failed first,
       linkCommand(),
       addrCommand(),
       routeCommand(),
+      ruleCommand(),
+      neighCommand(),
     ]
   ) {
     program.addCommand(command);

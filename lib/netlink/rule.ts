@@ -24,11 +24,15 @@ import type { NetlinkSocket } from "./socket.ts";
 
 /** Filters for {@linkcode listRules}. */
 export interface ListRulesOptions {
-  /** Only this family (`AF.INET` or `AF.INET6`); both when omitted. */
+  /**
+   * Only this family (`AF.INET` or `AF.INET6`); when omitted, every family
+   * the kernel keeps rules for (IPv4, IPv6, and the multicast routing
+   * families 128 and 129).
+   */
   family?: number;
 }
 
-/** The rules of the socket's namespace, IPv4 first, each family by priority. */
+/** The rules of the socket's namespace, each family in priority order. */
 export function listRules(
   sock: NetlinkSocket,
   options: ListRulesOptions = {},
