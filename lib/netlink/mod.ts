@@ -22,3 +22,8 @@ export * from "./rule_message.ts";
 export * from "./rule.ts";
 export * from "./neighbour_message.ts";
 export * from "./neighbour.ts";
+export * from "./tc_message.ts";
+export * from "./tc_units.ts";
+export * from "./qdisc.ts";
+export * from "./tc_class.ts";
+export * from "./filter.ts";
