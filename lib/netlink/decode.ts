@@ -12,6 +12,7 @@ import { NLMSG, RTM, SIZE } from "./constants.ts";
 import { decodeLink, type Link } from "./link_message.ts";
 import { decodeRoute, type Route } from "./route_message.ts";
 import { decodeRule, RTM_RULE, type Rule } from "./rule_message.ts";
+import { decodeTc, RTM_TC, type TcObject } from "./tc_message.ts";
 import {
   decodeNeighbour,
   type Neighbour,
@@ -25,6 +26,7 @@ export type RtnetlinkMessage =
   | { header: MessageHeader; kind: "route"; route: Route }
   | { header: MessageHeader; kind: "rule"; rule: Rule }
   | { header: MessageHeader; kind: "neighbour"; neighbour: Neighbour }
+  | { header: MessageHeader; kind: "qdisc" | "class" | "filter"; tc: TcObject }
   | {
     header: MessageHeader;
     kind: "done";
@@ -88,6 +90,15 @@ function decodeOne(
         kind: "neighbour",
         neighbour: decodeNeighbour(bytes, view, body, end),
       };
+    case RTM_TC.NEWQDISC:
+    case RTM_TC.DELQDISC:
+      return { header, kind: "qdisc", tc: decodeTc(bytes, view, body, end) };
+    case RTM_TC.NEWTCLASS:
+    case RTM_TC.DELTCLASS:
+      return { header, kind: "class", tc: decodeTc(bytes, view, body, end) };
+    case RTM_TC.NEWTFILTER:
+    case RTM_TC.DELTFILTER:
+      return { header, kind: "filter", tc: decodeTc(bytes, view, body, end) };
     case NLMSG.DONE:
     case NLMSG.ERROR: {
       const status = replyStatus(bytes, view, offset, header);
