@@ -9,20 +9,57 @@
 import {
   attrI32,
   attrString,
+  attrU16,
   attrU32,
   attrU8,
   forEachAttribute,
+  MessageWriter,
+  type RawAttribute,
 } from "./codec.ts";
 import {
+  AF,
   IFF,
   IFLA,
   IFLA_INFO,
+  NLM_F,
   OPERSTATES,
+  RTM,
   SIZE,
   VETH_INFO,
 } from "./constants.ts";
 import { NetlinkDecodeError } from "./errors.ts";
 import { formatMac } from "./ip_address.ts";
+import { stableCopy } from "./_stable_copy.ts";
+import {
+  decodeLinkInfo,
+  encodeLinkInfo,
+  type LinkInfo,
+  parseHwAddress,
+} from "./link_info.ts";
+
+/**
+ * `ifinfomsg` attributes beyond those in constants.ts that a {@linkcode Link}
+ * decodes (linux/if_link.h numbers).
+ */
+export const IFLA_MORE = {
+  NUM_TX_QUEUES: 31,
+  NUM_RX_QUEUES: 32,
+  PROTO_DOWN: 39,
+  GSO_MAX_SEGS: 40,
+  GSO_MAX_SIZE: 41,
+  CARRIER_UP_COUNT: 47,
+  CARRIER_DOWN_COUNT: 48,
+  GRO_MAX_SIZE: 58,
+  TSO_MAX_SIZE: 59,
+  TSO_MAX_SEGS: 60,
+  ALLMULTI: 61,
+  GSO_IPV4_MAX_SIZE: 63,
+  GRO_IPV4_MAX_SIZE: 64,
+  MAX_PACING_OFFLOAD_HORIZON: 66,
+  NETNS_IMMUTABLE: 67,
+  HEADROOM: 68,
+  TAILROOM: 69,
+} as const;
 
 /**
  * A link's `rtnl_link_stats64` counters. Older kernels send fewer (192 or 184
@@ -162,6 +199,46 @@ export interface Link {
   altNames: string[];
   /** 64-bit statistics, unless they were skipped. */
   stats: LinkStats | undefined;
+  /** IFLA_LINKMODE: 0 default, 1 dormant. */
+  linkMode?: number;
+  /** All-multicast count (IFLA_ALLMULTI). */
+  allmulti?: number;
+  /** Transmit queues. */
+  numTxQueues?: number;
+  /** Receive queues. */
+  numRxQueues?: number;
+  /** Largest GSO segment count. */
+  gsoMaxSegs?: number;
+  /** Largest GSO packet. */
+  gsoMaxSize?: number;
+  /** Largest GRO packet. */
+  groMaxSize?: number;
+  /** Largest TSO packet. */
+  tsoMaxSize?: number;
+  /** Largest TSO segment count. */
+  tsoMaxSegs?: number;
+  /** Largest IPv4 GSO packet. */
+  gsoIpv4MaxSize?: number;
+  /** Largest IPv4 GRO packet. */
+  groIpv4MaxSize?: number;
+  /** Times the carrier went up. */
+  carrierUpCount?: number;
+  /** Times the carrier went down. */
+  carrierDownCount?: number;
+  /** Administratively held down (IFLA_PROTO_DOWN). */
+  protoDown?: boolean;
+  /** The link cannot be moved to another namespace (IFLA_NETNS_IMMUTABLE). */
+  netnsImmutable?: boolean;
+  /** Headroom the device needs, in bytes. */
+  headroom?: number;
+  /** Tailroom the device needs, in bytes. */
+  tailroom?: number;
+  /** IFLA_MAX_PACING_OFFLOAD_HORIZON, in nanoseconds. */
+  maxPacingOffloadHorizon?: number;
+  /** IFLA_LINKINFO: kind, kind-specific data, port kind and data (see link_info.ts). */
+  info?: LinkInfo;
+  /** Attributes nsnet does not decode (IFLA_AF_SPEC, IFLA_XDP, IFLA_MAP...), as they came. */
+  unknown?: RawAttribute[];
 }
 
 /** Decodes `rtnl_link_stats64` (any length: missing trailing counters are 0). */
@@ -245,6 +322,7 @@ export function decodeLink(
     altNames: [],
     stats: undefined,
   };
+  let held: [Uint8Array, number] | undefined;
   forEachAttribute(view, offset + SIZE.IFINFOMSG, end, (type, at, length) => {
     switch (type) {
       case IFLA.IFNAME:
@@ -318,27 +396,188 @@ export function decodeLink(
       case IFLA.STATS64:
         link.stats = decodeLinkStats(view, at, length);
         break;
-      case IFLA.LINKINFO:
-        decodeLinkInfo(bytes, view, at, at + length, link);
+      case IFLA.LINKINFO: {
+        const info = decodeLinkInfo(bytes, view, at, at + length);
+        link.info = info;
+        link.kind = info.kind;
+        link.slaveKind = info.slaveKind;
         break;
+      }
+      case IFLA.LINKMODE:
+        link.linkMode = attrU8(view, at, length);
+        break;
+      case IFLA_MORE.ALLMULTI:
+        link.allmulti = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.NUM_TX_QUEUES:
+        link.numTxQueues = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.NUM_RX_QUEUES:
+        link.numRxQueues = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.GSO_MAX_SEGS:
+        link.gsoMaxSegs = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.GSO_MAX_SIZE:
+        link.gsoMaxSize = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.GRO_MAX_SIZE:
+        link.groMaxSize = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.TSO_MAX_SIZE:
+        link.tsoMaxSize = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.TSO_MAX_SEGS:
+        link.tsoMaxSegs = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.GSO_IPV4_MAX_SIZE:
+        link.gsoIpv4MaxSize = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.GRO_IPV4_MAX_SIZE:
+        link.groIpv4MaxSize = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.CARRIER_UP_COUNT:
+        link.carrierUpCount = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.CARRIER_DOWN_COUNT:
+        link.carrierDownCount = attrU32(view, at, length);
+        break;
+      case IFLA_MORE.PROTO_DOWN:
+        link.protoDown = attrU8(view, at, length) !== 0;
+        break;
+      case IFLA_MORE.NETNS_IMMUTABLE:
+        link.netnsImmutable = attrU8(view, at, length) !== 0;
+        break;
+      case IFLA_MORE.HEADROOM:
+        link.headroom = attrU16(view, at, length);
+        break;
+      case IFLA_MORE.TAILROOM:
+        link.tailroom = attrU16(view, at, length);
+        break;
+      case IFLA_MORE.MAX_PACING_OFFLOAD_HORIZON:
+        link.maxPacingOffloadHorizon = attrU32(view, at, length);
+        break;
+      default: {
+        // Copies shared across the datagram (_stable_copy.ts says why).
+        const [copy, base] = held ??= stableCopy(bytes, offset, end);
+        (link.unknown ??= []).push({
+          type,
+          data: copy.subarray(at - base, at - base + length),
+        });
+      }
     }
   });
   return link;
 }
 
-function decodeLinkInfo(
-  bytes: Uint8Array,
-  view: DataView,
-  start: number,
-  end: number,
+const OPERSTATE_NUMBERS = new Map(OPERSTATES.map((name, i) => [name, i]));
+
+/**
+ * Encodes a {@linkcode Link} as an rtnetlink message (RTM_NEWLINK by
+ * default): the same type decodes and encodes (R2), so a link read from
+ * one namespace can be written, compared or replayed. Every field that is
+ * set is written, then the unknown attributes as they came, so
+ * `decodeLink(encodeLink(link))` equals `link`. IFLA_LINKINFO is written
+ * byte for byte as the kernel sends it; the order of the other attributes
+ * is nsnet's, not necessarily the kernel's.
+ */
+export function encodeLink(
   link: Link,
-): void {
-  forEachAttribute(view, start, end, (type, at, length) => {
-    if (type === IFLA_INFO.KIND) link.kind = attrString(bytes, at, length);
-    else if (type === IFLA_INFO.SLAVE_KIND) {
-      link.slaveKind = attrString(bytes, at, length);
-    }
-  });
+  type: number = RTM.NEWLINK,
+  flags: number = NLM_F.REQUEST,
+): MessageWriter {
+  const w = new MessageWriter(type, flags, 512).struct(
+    SIZE.IFINFOMSG,
+    (view, at) => {
+      view.setUint8(at, AF.UNSPEC);
+      view.setUint16(at + 2, link.type, true);
+      view.setInt32(at + 4, link.index, true);
+      view.setUint32(at + 8, link.flags, true);
+    },
+  );
+  const u32 = (t: number, v: number | undefined): void => {
+    if (v !== undefined) w.u32(t, v);
+  };
+  if (link.name !== "") w.string(IFLA.IFNAME, link.name);
+  u32(IFLA.TXQLEN, link.txqlen);
+  w.u8(
+    IFLA.OPERSTATE,
+    OPERSTATE_NUMBERS.get(link.operstate) ??
+      (Number(link.operstate.replace(/^STATE/, "")) || 0),
+  );
+  if (link.linkMode !== undefined) w.u8(IFLA.LINKMODE, link.linkMode);
+  if (link.mtu !== 0) w.u32(IFLA.MTU, link.mtu);
+  u32(IFLA.MIN_MTU, link.minMtu);
+  u32(IFLA.MAX_MTU, link.maxMtu);
+  u32(IFLA.GROUP, link.group);
+  u32(IFLA.PROMISCUITY, link.promiscuity);
+  u32(IFLA_MORE.ALLMULTI, link.allmulti);
+  u32(IFLA_MORE.NUM_TX_QUEUES, link.numTxQueues);
+  u32(IFLA_MORE.GSO_MAX_SEGS, link.gsoMaxSegs);
+  u32(IFLA_MORE.GSO_MAX_SIZE, link.gsoMaxSize);
+  u32(IFLA_MORE.GRO_MAX_SIZE, link.groMaxSize);
+  u32(IFLA_MORE.GSO_IPV4_MAX_SIZE, link.gsoIpv4MaxSize);
+  u32(IFLA_MORE.GRO_IPV4_MAX_SIZE, link.groIpv4MaxSize);
+  u32(IFLA_MORE.TSO_MAX_SIZE, link.tsoMaxSize);
+  u32(IFLA_MORE.TSO_MAX_SEGS, link.tsoMaxSegs);
+  u32(IFLA_MORE.NUM_RX_QUEUES, link.numRxQueues);
+  u32(IFLA.MASTER, link.master);
+  if (link.carrier !== undefined) w.u8(IFLA.CARRIER, link.carrier ? 1 : 0);
+  if (link.protoDown !== undefined) {
+    w.u8(IFLA_MORE.PROTO_DOWN, link.protoDown ? 1 : 0);
+  }
+  u32(IFLA.CARRIER_CHANGES, link.carrierChanges);
+  u32(IFLA_MORE.MAX_PACING_OFFLOAD_HORIZON, link.maxPacingOffloadHorizon);
+  if (link.netnsImmutable !== undefined) {
+    w.u8(IFLA_MORE.NETNS_IMMUTABLE, link.netnsImmutable ? 1 : 0);
+  }
+  if (link.headroom !== undefined) w.u16(IFLA_MORE.HEADROOM, link.headroom);
+  if (link.tailroom !== undefined) w.u16(IFLA_MORE.TAILROOM, link.tailroom);
+  u32(IFLA_MORE.CARRIER_UP_COUNT, link.carrierUpCount);
+  u32(IFLA_MORE.CARRIER_DOWN_COUNT, link.carrierDownCount);
+  if (link.mac !== undefined) {
+    w.bytes(IFLA.ADDRESS, parseHwAddress(link.mac));
+  }
+  if (link.broadcast !== undefined) {
+    w.bytes(IFLA.BROADCAST, parseHwAddress(link.broadcast));
+  }
+  if (link.permanentMac !== undefined) {
+    w.bytes(IFLA.PERM_ADDRESS, parseHwAddress(link.permanentMac));
+  }
+  u32(IFLA.LINK, link.link);
+  if (link.linkNetnsId !== undefined) {
+    w.struct(SIZE.NLATTR + 4, (view, at) => {
+      view.setUint16(at, SIZE.NLATTR + 4, true);
+      view.setUint16(at + 2, IFLA.LINK_NETNSID, true);
+      view.setInt32(at + 4, link.linkNetnsId!, true);
+    });
+  }
+  if (link.qdisc !== undefined) w.string(IFLA.QDISC, link.qdisc);
+  if (link.alias !== undefined) w.string(IFLA.IFALIAS, link.alias);
+  if (link.stats !== undefined) {
+    const stats = link.stats;
+    w.struct(SIZE.NLATTR + LINK_STATS_FIELDS.length * 8, (view, at) => {
+      view.setUint16(at, SIZE.NLATTR + LINK_STATS_FIELDS.length * 8, true);
+      view.setUint16(at + 2, IFLA.STATS64, true);
+      LINK_STATS_FIELDS.forEach((name, i) => {
+        const n = stats[name];
+        view.setUint32(at + 4 + i * 8, n % 4294967296, true);
+        view.setUint32(at + 8 + i * 8, Math.floor(n / 4294967296), true);
+      });
+    });
+  }
+  const info: LinkInfo | undefined = link.info ??
+    (link.kind !== undefined || link.slaveKind !== undefined
+      ? { kind: link.kind, slaveKind: link.slaveKind }
+      : undefined);
+  if (info !== undefined) w.bytes(IFLA.LINKINFO, encodeLinkInfo(info));
+  if (link.altNames.length > 0) {
+    w.begin(IFLA.PROP_LIST);
+    for (const name of link.altNames) w.string(IFLA.ALT_IFNAME, name);
+    w.end();
+  }
+  for (const raw of link.unknown ?? []) w.bytes(raw.type, raw.data);
+  return w;
 }
 
 /** The peer a veth creation request names, as read back from the request. */
