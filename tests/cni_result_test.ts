@@ -5,17 +5,19 @@
 import { assertEquals, assertThrows } from "./_assert.ts";
 import { nsTest } from "./_helpers.ts";
 import {
-  cachedConfigBytes,
   cniCachePath,
   CniConfigError,
   CniPluginError,
   cniResultToStatus,
   parseCniResult,
   readCniCache,
-  removeCniCache,
   rootlessCniCacheDir,
-  writeCniCache,
 } from "../lib/cni/mod.ts";
+import {
+  cachedConfigBytes,
+  removeCniCache,
+  writeCniCache,
+} from "../lib/cni/cache.ts";
 
 const RESULT = {
   cniVersion: "1.0.0",

@@ -41,6 +41,12 @@ const PLUMBING = [
   "setFaultHook",
   "bindLibcSymbols",
   "enterThroughPause",
+  "INSIDE",
+  "viaPause",
+  "ensurePause",
+  "livePause",
+  "writeCniCache",
+  "removeCniCache",
   "lockSandbox",
 ];
 

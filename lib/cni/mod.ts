@@ -51,7 +51,15 @@ import { type CniResult, cniResultToStatus, parseCniResult } from "./result.ts";
 export * from "./errors.ts";
 export * from "./conflist.ts";
 export * from "./exec.ts";
-export * from "./cache.ts";
+// The cache's reading side, as libcni's GetNetworkListCachedResult: what ADD
+// stored, for CHECK and DEL. Writing it is this module's own business.
+export {
+  type CniCacheEntry,
+  cniCachePath,
+  DEFAULT_CNI_CACHE_DIR,
+  readCniCache,
+  rootlessCniCacheDir,
+} from "./cache.ts";
 export * from "./result.ts";
 
 /** Options of {@linkcode cniAdd}, {@linkcode cniDel} and {@linkcode cniCheck}. */

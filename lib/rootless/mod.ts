@@ -47,22 +47,11 @@ export {
   type RootlessPaths,
   rootlessPaths,
 } from "./state.ts";
-export {
-  INSIDE,
-  type UserNSAccess,
-  type ViaPause,
-  viaPause,
-} from "./access.ts";
+// The access value itself is plumbing: options name its type only.
+export type { UserNSAccess, ViaPause } from "./access.ts";
 export { isRootless } from "./detect.ts";
 export { rootlessStateDir, runtimeDir } from "./runtime_dir.ts";
-export {
-  ensurePause,
-  inNsnetUserNS,
-  livePause,
-  needsUserNS,
-  PAUSE_NAME,
-  type PauseProcess,
-} from "./userns.ts";
+export { inNsnetUserNS, needsUserNS, PAUSE_NAME } from "./userns.ts";
 export {
   DEFAULT_MTU,
   HELPER_KINDS,
