@@ -28,3 +28,4 @@ export * from "./tc_units.ts";
 export * from "./qdisc.ts";
 export * from "./tc_class.ts";
 export * from "./filter.ts";
+export * from "./monitor.ts";

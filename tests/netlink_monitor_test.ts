@@ -1,0 +1,153 @@
+/**
+ * The event monitor against the real kernel: a link, an address added and
+ * removed, a route, a neighbour and a rule are reported in the order they
+ * happened; the iteration ends on abort and closes its socket (the test
+ * sanitizers check that nothing is left running); a full receive buffer is
+ * reported as an overrun, not hidden.
+ */
+import { assert, assertEquals } from "./_assert.ts";
+import { nsTest, withNamespaces } from "./_helpers.ts";
+import {
+  addAddress,
+  addNeighbour,
+  addRoute,
+  addRule,
+  createLink,
+  deleteAddress,
+  type MonitorEvent,
+  NetlinkMonitor,
+  NetlinkSocket,
+  setLink,
+} from "../lib/netlink/mod.ts";
+
+function describe(e: MonitorEvent): string {
+  switch (e.kind) {
+    case "link":
+      return `${e.action} link ${e.link.name}`;
+    case "address":
+      return `${e.action} address ${e.address.address}/${e.address.prefixLength}`;
+    case "route":
+      return `${e.action} route ${e.route.destination}/${e.route.destinationLength}`;
+    case "neighbour":
+      return `${e.action} neighbour ${e.neighbour.destination}`;
+    case "rule":
+      return `${e.action} rule ${e.rule.priority}`;
+    case "overrun":
+      return "overrun";
+  }
+}
+
+nsTest(
+  "monitor: link, address, route, neighbour and rule events arrive in order; abort ends it",
+  async () => {
+    await withNamespaces(1, async ([ns]) => {
+      const controller = new AbortController();
+      const monitor = NetlinkMonitor.open(ns, { signal: controller.signal });
+      const seen: string[] = [];
+      const expected = [
+        "new link v0",
+        "new address 10.5.0.1/24",
+        "new route 10.6.0.0/16",
+        "new neighbour 10.5.0.9",
+        "new rule 500",
+        "del address 10.5.0.1/24",
+      ];
+      let done: () => void = () => {};
+      const all = new Promise<void>((resolve) => (done = resolve));
+      const consumer = (async (): Promise<number> => {
+        let count = 0;
+        for await (const event of monitor) {
+          count++;
+          seen.push(describe(event));
+          if (expected.every((x) => seen.includes(x))) done();
+        }
+        return count;
+      })();
+      {
+        using sock = NetlinkSocket.open(ns);
+        createLink(sock, { kind: "veth", name: "v0", peer: { name: "v1" } });
+        setLink(sock, "v0", { up: true });
+        addAddress(sock, "v0", "10.5.0.1/24");
+        addRoute(sock, { destination: "10.6.0.0/16", device: "v0" });
+        addNeighbour(sock, {
+          address: "10.5.0.9",
+          lladdr: "02:00:00:00:00:09",
+          device: "v0",
+        });
+        addRule(sock, { from: "10.5.0.0/24", table: 100, priority: 500 });
+        deleteAddress(sock, "v0", "10.5.0.1/24");
+      }
+      const timer = setTimeout(done, 5000);
+      await all;
+      clearTimeout(timer);
+      controller.abort();
+      const count = await consumer;
+      assert(monitor.closed, "the socket is closed when the iteration ends");
+      assert(count >= expected.length, seen.join("\n"));
+      const positions = expected.map((x) => seen.indexOf(x));
+      assert(positions.every((p) => p >= 0), seen.join("\n"));
+      assertEquals(
+        positions,
+        [...positions].sort((a, b) => a - b),
+        `out of order:\n${seen.join("\n")}`,
+      );
+      assert(!seen.includes("overrun"), seen.join("\n"));
+    });
+  },
+);
+
+nsTest(
+  "monitor: waiting for events leaves the event loop free; breaking out closes the socket",
+  async () => {
+    await withNamespaces(1, async ([ns]) => {
+      const monitor = NetlinkMonitor.open(ns);
+      const consumer = (async (): Promise<string> => {
+        for await (const event of monitor) return describe(event);
+        return "ended";
+      })();
+      // Timers keep firing while the monitor waits: its poll runs on another thread.
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      clearInterval(ticker);
+      assert(ticks >= 5, `only ${ticks} timer ticks in 200 ms`);
+      // An event made by another process while the monitor is waiting.
+      const name = ns!.path.slice(ns!.path.lastIndexOf("/") + 1);
+      const ip = await new Deno.Command("ip", {
+        args: ["-n", name, "link", "add", "ifb7", "type", "ifb"],
+      }).output();
+      assert(ip.success);
+      assertEquals(await consumer, "new link ifb7");
+      assert(monitor.closed);
+    });
+  },
+);
+
+nsTest(
+  "monitor: a receive buffer the kernel overran is reported as an overrun",
+  async () => {
+    await withNamespaces(1, ([ns]) => {
+      using monitor = NetlinkMonitor.open(ns, { receiveBuffer: 1 });
+      {
+        using sock = NetlinkSocket.open(ns);
+        createLink(sock, { kind: "veth", name: "v0", peer: { name: "v1" } });
+        for (let i = 1; i <= 200; i++) addAddress(sock, "v0", `10.8.${i}.1/24`);
+      }
+      const events = monitor.takeQueued();
+      assert(
+        events.some((e) => e.kind === "overrun"),
+        `no overrun among ${events.length} events`,
+      );
+      // After the overrun, new events are delivered again.
+      {
+        using sock = NetlinkSocket.open(ns);
+        addAddress(sock, "v0", "10.9.0.1/24");
+      }
+      assert(
+        monitor.takeQueued().some((e) =>
+          e.kind === "address" && e.address.address === "10.9.0.1"
+        ),
+      );
+    });
+  },
+);
