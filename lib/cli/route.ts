@@ -339,20 +339,47 @@ const PLAIN_METRICS: Readonly<Record<string, [keyof RouteMetrics, number]>> = {
   "fastopen_no_cookie": ["fastopenNoCookie", RTAX.FASTOPEN_NO_COOKIE],
 };
 
+// The keywords parseRouteWords takes besides the metrics: none of them can be a namespace.
+const ROUTE_WORDS: ReadonlySet<string> = new Set([
+  "to",
+  "nexthop",
+  "via",
+  "dev",
+  "oif",
+  "metric",
+  "priority",
+  "preference",
+  "table",
+  "proto",
+  "protocol",
+  "scope",
+  "src",
+  "onlink",
+  "pref",
+  "expires",
+  "rtt",
+  "rttvar",
+  "rto_min",
+  "features",
+  "congctl",
+]);
+
 /**
  * Parses `ip route add|replace|del`'s words: `[NS] [TYPE] PREFIX|default
  * [via [inet|inet6] ADDR] [dev IF] [metric N] [table T] [proto P] [scope S]
  * [src ADDR] [mtu [lock] N] [advmss N] ... [onlink] [pref P] [expires N]
  * [nexthop via ADDR [dev IF] [weight N] [onlink]]...`. A first word that is
- * none of a route type, `default`, `to` or an address is the namespace.
+ * none of a route type, `default`, an address or one of these words
+ * is the namespace.
  */
 export function parseRouteWords(words: readonly string[]): ParsedRouteWords {
   let i = 0;
   let netns: string | undefined;
   const first = words[0];
   if (
-    first !== undefined && first !== "default" && first !== "to" &&
-    !isRouteTypeName(first) && !isAddressOrPrefix(first)
+    first !== undefined && first !== "default" && !ROUTE_WORDS.has(first) &&
+    PLAIN_METRICS[first] === undefined && !isRouteTypeName(first) &&
+    !isAddressOrPrefix(first)
   ) {
     netns = first;
     i = 1;
