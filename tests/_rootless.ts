@@ -83,6 +83,20 @@ export function rootlessEnv(): RootlessEnv {
  */
 function bundle(dir: string, source: string): string {
   const entry = new URL(source, import.meta.url).pathname;
+  return bundleEntry(dir, entry);
+}
+
+/**
+ * Bundles the test program `source` (relative to tests/) for the test user,
+ * as {@linkcode rootlessEnv} bundles the CLI, into a directory of its own
+ * called `name`; returns the bundled entry's path.
+ */
+export function bundleForUser(name: string, source: string): string {
+  rootlessEnv();
+  return bundle(`${WORK}/${name}`, source);
+}
+
+function bundleEntry(dir: string, entry: string): string {
   try {
     Deno.removeSync(dir, { recursive: true });
   } catch { /* first run */ }

@@ -6,7 +6,7 @@ import {
 } from "./_assert.ts";
 import { nsTest } from "./_helpers.ts";
 import {
-  bundleWorkers,
+  bundleForUser,
   cleanupRootless,
   nsnetAsUser,
   nsnetAsUserWithFaults,
@@ -288,23 +288,7 @@ nsTest(
     await cleanupRootless();
     const env = rootlessEnv();
     // A library user's program, bundled where the test user can read it.
-    const program = `${
-      env.cli.slice(0, env.cli.lastIndexOf("/"))
-    }/../run_program.js`;
-    const bundle = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--platform",
-        "deno",
-        "-o",
-        program,
-        new URL("./_rootless_run_program.ts", import.meta.url).pathname,
-      ],
-    }).output();
-    assertEquals(bundle.code, 0, new TextDecoder().decode(bundle.stderr));
-    bundleWorkers(program.slice(0, program.lastIndexOf("/")));
-    Deno.chmodSync(program, 0o644);
+    const program = bundleForUser("run-program", "./_rootless_run_program.ts");
     try {
       const out = ok(
         await nsnetAsUser([

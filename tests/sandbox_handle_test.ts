@@ -16,7 +16,7 @@ import {
 import { nsTest, run, uniqueName } from "./_helpers.ts";
 import {
   asUser,
-  bundleWorkers,
+  bundleForUser,
   cleanupRootless,
   rootlessEnv,
 } from "./_rootless.ts";
@@ -333,36 +333,15 @@ nsTest(
   },
 );
 
-/** Bundles `tests/_sandbox_handle_program.ts`, nsnet's workers beside it, where the test user can read it. */
-function bundleProgram(): string {
-  const env = rootlessEnv();
-  const dir = `${
-    env.cli.slice(0, env.cli.lastIndexOf("/nsnet/") + 1)
-  }handle-program`;
-  try {
-    Deno.removeSync(dir, { recursive: true });
-  } catch { /* first run */ }
-  run(
-    Deno.execPath(),
-    "bundle",
-    "--quiet",
-    "--platform",
-    "deno",
-    "--outdir",
-    dir,
-    new URL("./_sandbox_handle_program.ts", import.meta.url).pathname,
-  );
-  bundleWorkers(dir);
-  run("chmod", "-R", "a+rX", dir);
-  return `${dir}/_sandbox_handle_program.js`;
-}
-
 nsTest(
   "Sandbox unprivileged: inside `nsnet unshare` a script creates sandboxes (none, bridge), runs commands and TCP sockets in them and removes them; outside, one clear error",
   async () => {
     await cleanupRootless();
     const env = rootlessEnv();
-    const program = bundleProgram();
+    const program = bundleForUser(
+      "handle-program",
+      "./_sandbox_handle_program.ts",
+    );
     try {
       const inside = await asUser([
         env.deno,
