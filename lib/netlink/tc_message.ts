@@ -1613,6 +1613,7 @@ function writeU32(w: MessageWriter, o: U32Options): void {
   if (o.indev !== undefined) w.string(TCA_U32.INDEV, o.indev);
   if (o.flags !== undefined) w.u32(TCA_U32.FLAGS, o.flags);
   if (o.actions !== undefined) writeActions(w, TCA_U32.ACT, o.actions);
+  for (const raw of o.unknown ?? []) w.bytes(raw.type, raw.data);
 }
 
 function writeBpf(w: MessageWriter, o: BpfOptions): void {
@@ -1648,6 +1649,7 @@ function writeBpf(w: MessageWriter, o: BpfOptions): void {
     );
   }
   if (o.actions !== undefined) writeActions(w, TCA_BPF.ACT, o.actions);
+  for (const raw of o.unknown ?? []) w.bytes(raw.type, raw.data);
 }
 
 /** Writes `options` as `TCA_OPTIONS` of their kind. */
@@ -1699,6 +1701,8 @@ export interface TcRequest {
   options?: TcOptions;
   /** `TCA_CHAIN`. */
   chain?: number;
+  /** Attributes written as they are (e.g. kept from a decoded object). */
+  unknown?: RawAttribute[];
 }
 
 /** Builds a tc request (`type` one of {@linkcode RTM_TC}). */
@@ -1718,5 +1722,6 @@ export function tcRequest(
   if (request.kind !== undefined) w.string(TCA.KIND, request.kind);
   if (request.options !== undefined) writeTcOptions(w, request.options);
   if (request.chain !== undefined) w.u32(TCA.CHAIN, request.chain);
+  for (const raw of request.unknown ?? []) w.bytes(raw.type, raw.data);
   return w;
 }
