@@ -1,5 +1,5 @@
 /**
- * Inspecting a network namespace the way Podman does for a joined one (S15),
+ * Inspecting a network namespace the way Podman does for a joined one,
  * returning Podman's StatusBlock shape field for field.
  *
  * @module

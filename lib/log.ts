@@ -1,5 +1,5 @@
 /**
- * nsnet's debug log (S16): off unless enabled; helper output is written to it
+ * nsnet's debug log: off unless enabled; helper output is written to it
  * line by line with a prefix naming the helper.
  *
  * @module

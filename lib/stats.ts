@@ -1,5 +1,5 @@
 /**
- * Network I/O of a namespace (S14): received and sent bytes summed over its
+ * Network I/O of a namespace: received and sent bytes summed over its
  * interfaces, plus every 64-bit counter per interface.
  *
  * @module

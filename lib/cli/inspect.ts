@@ -1,7 +1,7 @@
 /**
  * `nsnet inspect NAME|PATH` (or `--pid PID`): a namespace's interfaces,
- * addresses, default gateways and MACs, as Podman reports a joined namespace
- * (S15).
+ * addresses, default gateways and MACs, as Podman reports a joined
+ * namespace.
  *
  * @module
  */

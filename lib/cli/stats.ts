@@ -1,5 +1,5 @@
 /**
- * `nsnet stats NAME|PATH` (or `--pid PID`): a namespace's network I/O (S14) with every
+ * `nsnet stats NAME|PATH` (or `--pid PID`): a namespace's network I/O with every
  * counter per interface, once or as rates every few seconds.
  *
  * @module

@@ -1,6 +1,6 @@
 /**
- * Making named network namespaces: new ones (S9), and a process's own bound
- * under a new name (S10). Each creation either completes or leaves nothing
+ * Making named network namespaces: new ones, and a process's own bound
+ * under a new name. Each creation either completes or leaves nothing
  * behind: no file, no mount, no open fd, and the thread where it was.
  *
  * @module

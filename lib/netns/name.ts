@@ -1,6 +1,6 @@
 /**
  * Namespace names: checked before anything is touched, and random ones made
- * the way Podman names a container's namespace (S9).
+ * the way Podman names a container's namespace.
  *
  * @module
  */
@@ -35,7 +35,7 @@ export function validateNSName(name: string): void {
 
 /**
  * A random name `netns-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`: 16 random bytes
- * grouped 4-2-2-2-6 like a UUID (S9).
+ * grouped 4-2-2-2-6 like a UUID.
  */
 export function randomNSName(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));

@@ -1,5 +1,5 @@
 /**
- * The resolv.conf of a private network namespace (S4), as a pure function
+ * The resolv.conf of a private network namespace, as a pure function
  * of the host's files: which nameservers, search domains and options it gets.
  *
  * @module

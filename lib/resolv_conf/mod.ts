@@ -1,6 +1,6 @@
 /**
  * resolv.conf for private network namespaces: where the host's
- * `/etc/resolv.conf` really lives (S7), and the namespace's own file (S4).
+ * `/etc/resolv.conf` really lives, and the namespace's own file.
  *
  * @module
  */

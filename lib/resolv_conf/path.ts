@@ -1,6 +1,6 @@
 /**
  * Where `/etc/resolv.conf` really lives: a component-by-component walk that
- * stops at the first path under `/run/` (S7).
+ * stops at the first path under `/run/`.
  *
  * A private mount namespace gets a fresh `/run`, so the namespace's own
  * resolv.conf must be bound onto the first path under `/run` the host's

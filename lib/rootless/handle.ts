@@ -133,7 +133,7 @@ export class RootlessNetNS {
   /**
    * Gives back the reference this handle holds (once; later calls and
    * handles holding none do nothing), tearing the namespace down when it was
-   * the last and `nsnet rootless up` holds none (S8). With `waitForHelper:
+   * the last and `nsnet rootless up` holds none. With `waitForHelper:
    * false` the helper is sent SIGTERM and not waited for.
    *
    * @throws the first error of the teardown, after all of it was tried.

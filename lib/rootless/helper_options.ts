@@ -1,5 +1,5 @@
 /**
- * Options of the rootless network helper (S3), checked before anything is
+ * Options of the rootless network helper, checked before anything is
  * created, and the program to run for each helper kind.
  *
  * @module
@@ -20,7 +20,7 @@ export type HelperKind = "slirp4netns" | "pasta";
 /** The user-mode network helpers nsnet can drive, the default first. */
 export const HELPER_KINDS: readonly HelperKind[] = ["slirp4netns", "pasta"];
 
-/** Options for the helper of a rootless namespace (S3). */
+/** Options for the helper of a rootless namespace. */
 export interface HelperOptions {
   /** Which helper; default: the first installed of slirp4netns, pasta. */
   helper?: HelperKind;

@@ -1,5 +1,5 @@
 /**
- * Running a command inside the rootless namespace (S6): its network
+ * Running a command inside the rootless namespace: its network
  * namespace, plus a fresh mount namespace (slave propagation, so unmounts on
  * the host never get stuck on it) with the five binds of S6 in their order.
  *
@@ -30,7 +30,7 @@ export type MountStep =
 export interface MountPlanInput {
   /** `$XDG_RUNTIME_DIR`. */
   runtimeDir?: string;
-  /** Where /etc/resolv.conf really lives (S7). */
+  /** Where /etc/resolv.conf really lives. */
   resolvConfTarget?: string;
   /** Whether /run/systemd exists. */
   hasRunSystemd?: boolean;
@@ -213,7 +213,7 @@ function fstabField(text: string): string {
   );
 }
 
-/** PATH with /usr/sbin and /sbin on it, where iptables and friends live (S5). */
+/** PATH with /usr/sbin and /sbin on it, where iptables and friends live. */
 export function pathWithSbin(path = getEnv("PATH") ?? "/usr/bin:/bin"): string {
   const dirs = path.split(":");
   for (const sbin of ["/usr/sbin", "/sbin"]) {

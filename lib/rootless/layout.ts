@@ -1,5 +1,5 @@
 /**
- * The rootless namespace's files under its state dir (S5): the directories
+ * The rootless namespace's files under its state dir: the directories
  * mounted inside, the netns run dir mirrored under `run/`, and its own
  * resolv.conf. None of it needs the user namespace.
  *

@@ -1,5 +1,5 @@
 /**
- * Getting the shared rootless namespace (S1, S2): opened when it exists,
+ * Getting the shared rootless namespace: opened when it exists,
  * made when asked, and repaired on every use (a helper or mount holder that
  * died is restarted in the same namespace; a namespace file that holds no
  * namespace, after a reboot, is made anew). The steps run under the
@@ -58,7 +58,7 @@ export interface RootlessNetNSOptions extends HelperOptions {
   create?: boolean;
   /**
    * The static dir of the engine instance using it: part of the namespace's
-   * name, so instances with different static dirs never share one (S1).
+   * name, so instances with different static dirs never share one.
    * Default `$XDG_DATA_HOME/nsnet` (or `~/.local/share/nsnet`).
    */
   staticDir?: string;
@@ -70,7 +70,7 @@ export interface RootlessNetNSOptions extends HelperOptions {
 }
 
 /**
- * Opens the shared rootless namespace, creating it when asked (S1, S2), and
+ * Opens the shared rootless namespace, creating it when asked, and
  * returns a handle holding a reference on it (see
  * {@linkcode RootlessNetNSOptions.hold}). As real root there is none:
  * returns undefined. Needs nsnet's user namespace (`nsnet unshare`), and

@@ -26,7 +26,7 @@ export interface RootlessInfo {
   helperPid: number;
   /** The namespace file. */
   netnsPath: string;
-  /** The static dir its name was made from (S1); absent in older records. */
+  /** The static dir its name was made from; absent in older records. */
   staticDir?: string;
   /** The interface inside. */
   interface: string;
@@ -54,7 +54,7 @@ export interface RootlessInfo {
 
 /** Where a rootless namespace's pieces live. */
 export interface RootlessPaths {
-  /** The static dir the namespace is named after (S1). */
+  /** The static dir the namespace is named after. */
   staticDir: string;
   /** `<state>/rootless-netns.lock`. */
   lock: string;
@@ -72,7 +72,7 @@ export interface RootlessPaths {
   info: string;
   /** The namespace's own resolv.conf. */
   resolvConf: string;
-  /** The run dir mounted over /run inside (S5, S6). */
+  /** The run dir mounted over /run inside. */
   run: string;
 }
 
@@ -88,7 +88,7 @@ export function defaultStaticDir(): string {
   return `${data}/nsnet`;
 }
 
-/** The namespace name for a static dir: `rootless-netns-` + the first 10 bytes of its sha256 in hex (S1). */
+/** The namespace name for a static dir: `rootless-netns-` + the first 10 bytes of its sha256 in hex. */
 export function rootlessNetNSName(staticDir: string): string {
   const hash = sha256Hex(staticDir);
   return `rootless-netns-${hash.slice(0, 20)}`;

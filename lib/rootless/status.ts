@@ -28,7 +28,7 @@ import {
 
 /** Which rootless namespace, and how its user namespace is reached. */
 export interface RootlessTarget {
-  /** The static dir naming the namespace (S1); default as for `getRootlessNetNS()`. */
+  /** The static dir naming the namespace; default as for `getRootlessNetNS()`. */
   staticDir?: string;
   /** How nsnet's user namespace is reached; default from inside it. */
   access?: UserNSAccess;

@@ -1,5 +1,5 @@
 /**
- * Tearing the rootless namespace down (S8): its mount holder, its file (the
+ * Tearing the rootless namespace down: its mount holder, its file (the
  * namespace unmounted), every helper a record or pid file names for it (only
  * if it really is that namespace's), and its state dir. Every step is tried;
  * the first error is raised once all were, the others logged.

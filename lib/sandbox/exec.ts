@@ -1,7 +1,7 @@
 /**
  * Running a command inside a sandbox: its network namespace, and a private
  * mount namespace where its own resolv.conf sits where /etc/resolv.conf
- * really lives (S7) and /sys shows its own devices (as `ip netns exec`).
+ * really lives and /sys shows its own devices (as `ip netns exec`).
  *
  * @module
  */

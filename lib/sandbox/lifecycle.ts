@@ -1,8 +1,8 @@
 /**
- * A sandbox's life: created with its own network namespace (S9) or an
- * adopted one (S10), configured by its network mode (S11), sharing another's
- * namespace (S12, S13), and torn down so that nothing remains even when a
- * step fails (S12). Every step is recorded first, so that what a killed nsnet
+ * A sandbox's life: created with its own network namespace or an
+ * adopted one, configured by its network mode, sharing another's
+ * namespace, and torn down so that nothing remains even when a
+ * step fails. Every step is recorded first, so that what a killed nsnet
  * left is found and removed by `nsnet sandbox rm`.
  *
  * @module
@@ -84,7 +84,7 @@ function randomName(): string {
 }
 
 /**
- * Creates and configures a sandbox (S9, S11); on any failure undoes what was
+ * Creates and configures a sandbox; on any failure undoes what was
  * done and raises the error.
  */
 export async function createSandbox(
@@ -161,7 +161,7 @@ export function needsHostForwarder(record: SandboxRecord): boolean {
 /**
  * Gives the sandbox its namespace and its network: a joining backend finds
  * the namespace itself; for the others a new one is made and recorded before
- * anything else is done with it (S9), loopback up and resolv.conf written.
+ * anything else is done with it, loopback up and resolv.conf written.
  */
 async function configure(
   record: SandboxRecord,
@@ -197,7 +197,7 @@ function bringLoopbackUp(ns: NetNS): void {
 }
 
 /**
- * Tears down what the record says exists (S12): the backend first (its error
+ * Tears down what the record says exists: the backend first (its error
  * remembered, not stopping the rest; a helper-mode backend stops its
  * helper), the forwarder, the rootless reference, then the namespace, which
  * is always unmounted. Returns the first error, if any.
@@ -294,7 +294,7 @@ export interface RemoveSandboxOptions {
 }
 
 /**
- * Removes a sandbox (S12): everything is torn down and the record removed
+ * Removes a sandbox: everything is torn down and the record removed
  * even when a step fails; the first error is raised afterwards. Works on the
  * remains of a sandbox whose nsnet was killed.
  */
@@ -328,7 +328,7 @@ export async function removeSandbox(
 }
 
 /**
- * Binds the network namespace of process `pid` as a new sandbox (S10), with
+ * Binds the network namespace of process `pid` as a new sandbox, with
  * no further configuration (mode `none`: the process's own network stays).
  */
 export function adoptSandbox(name: string, pid: number): SandboxRecord {
@@ -364,9 +364,9 @@ export function adoptSandbox(name: string, pid: number): SandboxRecord {
 }
 
 /**
- * What `inspect` shows for a sandbox (S15): the backend's status, or, for a
+ * What `inspect` shows for a sandbox: the backend's status, or, for a
  * joined namespace or when the backend gave none, an inspect of the namespace
- * itself; plus the owner when the namespace is shared (S13).
+ * itself; plus the owner when the namespace is shared.
  */
 export function inspectSandbox(name: string): {
   record: SandboxRecord;

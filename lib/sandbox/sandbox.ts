@@ -212,7 +212,7 @@ export class Sandbox implements AsyncDisposable {
     return inspectSandbox(this.name).status;
   }
 
-  /** Its network I/O (S14), per interface and summed. Needs root or `nsnet unshare`. */
+  /** Its network I/O, per interface and summed. Needs root or `nsnet unshare`. */
   stats(): NetIO {
     requirePrivilege("Sandbox.stats");
     const stats = sandboxStats(this.#usable());

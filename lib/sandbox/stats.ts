@@ -1,5 +1,5 @@
 /**
- * A sandbox's network I/O (S14), counted over the interfaces its status
+ * A sandbox's network I/O, counted over the interfaces its status
  * lists (the helper's tap0 in helper mode), else over every interface of its
  * namespace but loopback.
  *

@@ -62,9 +62,9 @@ export interface SandboxRecord extends SandboxConfig {
   netnsPath?: string;
   /** Whether nsnet made that namespace (and so removes it). */
   ownsNetns: boolean;
-  /** The sandbox that owns the namespace, when shared (S13). */
+  /** The sandbox that owns the namespace, when shared. */
   owner?: string;
-  /** What the backend reported (S11). */
+  /** What the backend reported. */
   status?: StatusBlock;
   /** A helper started for it (helper mode). */
   helper?: SandboxHelper;
@@ -109,7 +109,7 @@ export interface PreparedBackend {
    * Gives the sandbox its network: `ns` is its own namespace (`"own"`) or
    * undefined (`"join"`). Records what it starts in `record` before starting
    * more, so that teardown finds it after a crash. Returns the status to keep
-   * (S11), undefined when there is none.
+   * , undefined when there is none.
    */
   setup(record: SandboxRecord, ns: NetNS | undefined): Promise<
     StatusBlock | undefined
@@ -147,7 +147,7 @@ export interface NetworkBackend {
   ): PreparedBackend;
   /**
    * Undoes what the record says its setup made; tolerates what is gone and
-   * raises the first error at the end (S12). The namespace itself, the
+   * raises the first error at the end. The namespace itself, the
    * forwarder and the rootless reference are the lifecycle's.
    */
   teardown(record: SandboxRecord): Promise<void>;

@@ -1,5 +1,5 @@
 /**
- * slirp4netns as the rootless namespace's helper (S2, S3): arguments from the
+ * slirp4netns as the rootless namespace's helper: arguments from the
  * options and from what the binary's `--help` lists, a start in its own
  * session with readiness reported on a pipe, and its log kept for errors.
  *

@@ -1,6 +1,6 @@
 /**
  * Helper mode (`--network slirp4netns` or `pasta`): the sandbox's own
- * namespace gets a user-mode network helper of its own (S11), as Podman's
+ * namespace gets a user-mode network helper of its own, as Podman's
  * rootless default, started by the one helper driver; published ports go
  * through the helper (slirp4netns's API socket, pasta's own arguments).
  *

@@ -21,7 +21,7 @@ import type {
 
 /**
  * The namespace a sandbox uses and the sandbox that owns it, following a
- * chain of `sandbox:NAME` modes to its end (S13).
+ * chain of `sandbox:NAME` modes to its end.
  */
 export function resolveOwner(name: string): { path: string; owner: string } {
   const seen = new Set<string>();
