@@ -108,9 +108,10 @@ nsTest("nsnet link/addr/route: two namespaces wired without ip", async () => {
     );
     run("ip", "netns", "exec", na, "true"); // the namespace is usable by ip as well
 
-    const links = JSON.parse(await nsnet("link", "list", na, "--json"));
-    assertEquals(links.map((l: Json) => l.name), ["lo", "eth0"]);
-    assert(links[1].stats.rxBytes >= 0);
+    // --json is ip's JSON (ifname, stats64 with -s), not nsnet's Link.
+    const links = JSON.parse(await nsnet("link", "list", na, "--json", "-s"));
+    assertEquals(links.map((l: Json) => l.ifname), ["lo", "eth0"]);
+    assert(links[1].stats64.rx.bytes >= 0);
     const table = (await nsnet("link", "list", na)).split("\n");
     assert(table[0]!.startsWith("INDEX  NAME  KIND"));
     assert(
@@ -120,7 +121,11 @@ nsTest("nsnet link/addr/route: two namespaces wired without ip", async () => {
 
     const v4 = JSON.parse(await nsnet("addr", "list", na, "-4", "--json"));
     assertEquals(
-      v4.map((x: Json) => `${x.link} ${x.address}/${x.prefixLength}`),
+      v4.flatMap((l: Json) =>
+        (l.addr_info as Json[]).map((x) =>
+          `${l.ifname} ${x.local}/${x.prefixlen}`
+        )
+      ),
       ["eth0 10.123.0.1/24"],
     );
     const routes = JSON.parse(await nsnet("route", "list", na, "--json"));

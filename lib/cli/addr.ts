@@ -14,6 +14,7 @@ import {
 } from "../netlink/address.ts";
 import { familyName, scopeName } from "../netlink/address_message.ts";
 import { AF } from "../netlink/constants.ts";
+import { addressesIpJson } from "../netlink/link_info_json.ts";
 import { listLinks } from "../netlink/link.ts";
 import { linkRef } from "./link.ts";
 import { NAMESPACE_ARG_HELP, withNetlink } from "./namespace_arg.ts";
@@ -49,21 +50,27 @@ function listCommand(): CommandUnknownOpts {
     .option("-d, --dev <link>", "only this link's addresses")
     .option("-4, --ipv4", "IPv4 only")
     .option("-6, --ipv6", "IPv6 only")
-    .option("--json", "print JSON")
+    .option("--json", "print JSON as `ip -j addr` does, field for field")
     .action((netns, opts) => {
       const family = familyOption(opts);
-      const [addresses, names] = withNetlink(netns, (sock) =>
+      const [addresses, links] = withNetlink(netns, (sock) =>
         [
           listAddresses(sock, {
             family,
             link: opts.dev === undefined ? undefined : linkRef(opts.dev),
           }),
-          new Map(
-            listLinks(sock, { stats: false }).map((l) => [l.index, l.name]),
-          ),
+          listLinks(sock, { stats: false }),
         ] as const);
+      const names = new Map(links.map((l) => [l.index, l.name]));
       if (opts.json) {
-        printJson(addresses.map((a) => ({ ...a, link: names.get(a.index) })));
+        // ip lists links without addresses too, unless a family or device is asked for.
+        printJson(
+          addressesIpJson(
+            links,
+            addresses,
+            family !== undefined || opts.dev !== undefined,
+          ),
+        );
         return;
       }
       printTable(

@@ -22,6 +22,7 @@ import {
   setLink,
 } from "../netlink/link.ts";
 import { linkFlagNames } from "../netlink/link_message.ts";
+import { linkIpJson } from "../netlink/link_info_json.ts";
 import {
   NAMESPACE_ARG_HELP,
   openNamespaceArg,
@@ -54,14 +55,26 @@ function listCommand(): CommandUnknownOpts {
     .alias("show")
     .description("list the links of a namespace (the current one when omitted)")
     .argument("[netns]", NAMESPACE_ARG_HELP)
-    .option("--json", "print JSON, statistics included")
+    .option("--json", "print JSON as `ip -j link` does, field for field")
+    .option(
+      "-d, --details",
+      "with --json: kind-specific details, as `ip -j -d link`",
+    )
+    .option("-s, --stats", "with --json: rx/tx counters, as `ip -j -s link`")
     .action((netns, opts) => {
       const links = withNetlink(
         netns,
-        (sock) => listLinks(sock, { stats: opts.json === true }),
+        (sock) => listLinks(sock, { stats: opts.stats === true }),
       );
       if (opts.json) {
-        printJson(links);
+        printJson(
+          links.map((link) =>
+            linkIpJson(link, links, {
+              details: opts.details === true,
+              stats: opts.stats === true,
+            })
+          ),
+        );
         return;
       }
       const names = new Map(links.map((l) => [l.index, l.name]));

@@ -5,8 +5,15 @@
  * @module
  */
 
-import { attrString, attrU32, forEachAttribute } from "./codec.ts";
-import { AF, IFA, RT_SCOPE, SIZE } from "./constants.ts";
+import {
+  attrString,
+  attrU32,
+  attrU8,
+  forEachAttribute,
+  type RawAttribute,
+} from "./codec.ts";
+import { AF, IFA, IFA_F, RT_SCOPE, SIZE } from "./constants.ts";
+import { stableCopy } from "./_stable_copy.ts";
 import { NetlinkDecodeError } from "./errors.ts";
 import { formatIP } from "./ip_address.ts";
 
@@ -34,6 +41,20 @@ export interface Address {
   validLifetime: number | undefined;
   /** Preferred lifetime in seconds (0xffffffff: forever), when reported. */
   preferredLifetime: number | undefined;
+  /** When the address was added, in hundredths of a second since boot (IFA_CACHEINFO cstamp). */
+  createdStamp?: number;
+  /** When it was last updated, in hundredths of a second since boot (IFA_CACHEINFO tstamp). */
+  updatedStamp?: number;
+  /** IPv6 anycast address (IFA_ANYCAST). */
+  anycast?: string;
+  /** Multicast address (IFA_MULTICAST). */
+  multicast?: string;
+  /** The metric of the prefix route it adds (IFA_RT_PRIORITY). */
+  metric?: number;
+  /** Who added it (IFA_PROTO: 1 kernel_lo, 2 kernel_ra, 3 kernel_ll). */
+  protocol?: number;
+  /** Attributes nsnet does not decode, as they came. */
+  unknown?: RawAttribute[];
 }
 
 /** Decodes the body of an RTM_NEWADDR message spanning `[offset, end)`. */
@@ -64,6 +85,7 @@ export function decodeAddress(
     validLifetime: undefined,
     preferredLifetime: undefined,
   };
+  let held: [Uint8Array, number] | undefined;
   forEachAttribute(view, offset + SIZE.IFADDRMSG, end, (type, at, length) => {
     switch (type) {
       case IFA.LOCAL:
@@ -87,7 +109,30 @@ export function decodeAddress(
         }
         result.preferredLifetime = view.getUint32(at, true);
         result.validLifetime = view.getUint32(at + 4, true);
+        if (length >= 16) {
+          result.createdStamp = view.getUint32(at + 8, true);
+          result.updatedStamp = view.getUint32(at + 12, true);
+        }
         break;
+      case IFA.ANYCAST:
+        result.anycast = formatIP(bytes, at, length);
+        break;
+      case IFA.MULTICAST:
+        result.multicast = formatIP(bytes, at, length);
+        break;
+      case IFA.RT_PRIORITY:
+        result.metric = attrU32(view, at, length);
+        break;
+      case IFA.PROTO:
+        result.protocol = attrU8(view, at, length);
+        break;
+      default: {
+        const [copy, base] = held ??= stableCopy(bytes, offset, end);
+        (result.unknown ??= []).push({
+          type,
+          data: copy.subarray(at - base, at - base + length),
+        });
+      }
     }
   });
   result.address = local ?? address ?? "";
@@ -122,4 +167,53 @@ export function familyName(family: number): string {
     : family === AF.INET6
     ? "inet6"
     : String(family);
+}
+
+const ADDRESS_FLAG_NAMES: readonly [number, string][] = [
+  [IFA_F.NODAD, "nodad"],
+  [IFA_F.OPTIMISTIC, "optimistic"],
+  [IFA_F.DADFAILED, "dadfailed"],
+  [IFA_F.HOMEADDRESS, "home"],
+  [IFA_F.DEPRECATED, "deprecated"],
+  [IFA_F.TENTATIVE, "tentative"],
+  [IFA_F.MANAGETEMPADDR, "mngtmpaddr"],
+  [IFA_F.NOPREFIXROUTE, "noprefixroute"],
+  [IFA_F.MCAUTOJOIN, "autojoin"],
+  [IFA_F.STABLE_PRIVACY, "stable-privacy"],
+];
+
+/**
+ * The flag words `ip address` prints for an address, in its order:
+ * `secondary` (IPv4) or `temporary` (IPv6), `dynamic` for an address
+ * without IFA_F_PERMANENT, then nodad, optimistic, dadfailed, home,
+ * deprecated, tentative, mngtmpaddr, noprefixroute, autojoin,
+ * stable-privacy. Bits ip has no word for are left out.
+ */
+export function addressFlagNames(address: Address): string[] {
+  const names: string[] = [];
+  const flags = address.flags;
+  if ((flags & IFA_F.SECONDARY) !== 0) {
+    names.push(address.family === AF.INET6 ? "temporary" : "secondary");
+  }
+  for (const [bit, name] of ADDRESS_FLAG_NAMES.slice(0, 6)) {
+    if ((flags & bit) !== 0) names.push(name);
+  }
+  if ((flags & IFA_F.PERMANENT) === 0) names.push("dynamic");
+  for (const [bit, name] of ADDRESS_FLAG_NAMES.slice(6)) {
+    if ((flags & bit) !== 0) names.push(name);
+  }
+  return names;
+}
+
+/** The bits {@linkcode addressFlagNames} has no word for (ip prints them as `ifa_flags` hex). */
+export function unnamedAddressFlags(flags: number): number {
+  let rest = flags & ~(IFA_F.SECONDARY | IFA_F.PERMANENT);
+  for (const [bit] of ADDRESS_FLAG_NAMES) rest &= ~bit;
+  return rest;
+}
+
+/** The names `ip` gives address protocols (IFA_PROTO). */
+export function addressProtocolName(protocol: number): string {
+  return ["unspec", "kernel_lo", "kernel_ra", "kernel_ll"][protocol] ??
+    String(protocol);
 }

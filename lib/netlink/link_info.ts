@@ -793,8 +793,10 @@ function hex(n: number): string {
 
 function bridgeId(bytes: Uint8Array): string {
   if (bytes.length < 8) return "";
-  const prio = ((bytes[0]! << 8) | bytes[1]!).toString(16).padStart(4, "0");
-  return `${prio}.${formatMac(bytes, 2, 6)}`;
+  // ip writes the priority bytes padded and the address bytes unpadded ("8000.3a:c:15:…").
+  const h = (b: number): string => b.toString(16);
+  const prio = h(bytes[0]!).padStart(2, "0") + h(bytes[1]!).padStart(2, "0");
+  return `${prio}.${Array.from(bytes.subarray(2, 8), h).join(":")}`;
 }
 
 const VLAN_FLAG_NAMES: readonly [number, string][] = [
@@ -878,6 +880,11 @@ export function linkInfoDataIpJson(
           if (mask & 2) out.mcast_vlan_snooping = (value & 2) ? 1 : 0;
           if (mask & 4) out.mst_enabled = (value & 4) ? 1 : 0;
         }
+      }
+      break;
+    case "bridge_slave":
+      if (typeof data.groupFwdMask === "number") {
+        out.group_fwd_mask_str = `0x${data.groupFwdMask.toString(16)}`;
       }
       break;
     case "vlan":

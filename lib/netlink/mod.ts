@@ -29,3 +29,4 @@ export * from "./qdisc.ts";
 export * from "./tc_class.ts";
 export * from "./filter.ts";
 export * from "./monitor.ts";
+export * from "./link_info_json.ts";
