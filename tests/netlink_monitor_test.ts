@@ -151,3 +151,77 @@ nsTest(
     });
   },
 );
+
+nsTest(
+  "nsnet monitor --json: one JSON object a line; SIGINT ends it with status 0",
+  async () => {
+    await withNamespaces(1, async ([ns]) => {
+      const name = ns!.path.slice(ns!.path.lastIndexOf("/") + 1);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          "--quiet",
+          new URL("../cli.ts", import.meta.url).pathname,
+          "monitor",
+          name,
+          "--json",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let text = "";
+      let pending = reader.read();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // The child subscribes some time after it starts: make rules until it reports one.
+      for (
+        let priority = 100;
+        !text.includes("\n") && priority < 150;
+        priority++
+      ) {
+        const made = await new Deno.Command("ip", {
+          args: [
+            "-n",
+            name,
+            "rule",
+            "add",
+            "priority",
+            String(priority),
+            "table",
+            "7",
+          ],
+        }).output();
+        assert(made.success);
+        const chunk = await Promise.race([
+          pending,
+          new Promise<"wait">((resolve) => {
+            timer = setTimeout(() => resolve("wait"), 300);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (chunk === "wait") continue;
+        if (chunk.done) break;
+        text += chunk.value;
+        pending = reader.read();
+      }
+      child.kill("SIGINT");
+      for (;;) {
+        const chunk = await pending;
+        if (chunk.done) break;
+        text += chunk.value;
+        pending = reader.read();
+      }
+      const status = await child.status;
+      const stderr = await new Response(child.stderr).text();
+      assertEquals(status.code, 0, stderr);
+      const events = text.trim().split("\n").map((line) => JSON.parse(line));
+      assert(events.length > 0);
+      for (const e of events) {
+        assertEquals([e.kind, e.action, e.rule.table], ["rule", "new", "7"]);
+      }
+    });
+  },
+);

@@ -25,6 +25,7 @@ import { addrCommand } from "./addr.ts";
 import { routeCommand } from "./route.ts";
 import { ruleCommand } from "./rule.ts";
 import { neighCommand } from "./neigh.ts";
+import { monitorCommand } from "./monitor.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { wantsUserNS } from "./argv.ts";
 import { EXIT } from "./output.ts";
@@ -75,6 +76,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
       routeCommand(),
       ruleCommand(),
       neighCommand(),
+      monitorCommand(),
     ]
   ) {
     program.addCommand(command);

@@ -1,0 +1,154 @@
+/**
+ * `nsnet monitor [NS] [--json]`: link, address, route, neighbour and rule
+ * events as they happen, like `ip monitor`; one JSON object a line with
+ * `--json`. Runs until interrupted (SIGINT or SIGTERM), then exits 0.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { familyName } from "../netlink/address_message.ts";
+import { listLinks } from "../netlink/link.ts";
+import { type MonitorEvent, NetlinkMonitor } from "../netlink/monitor.ts";
+import { NetlinkSocket } from "../netlink/socket.ts";
+import { ruleJson } from "./rule.ts";
+import { neighbourJson } from "./neigh.ts";
+import { NAMESPACE_ARG_HELP, openNamespaceArg } from "./namespace_arg.ts";
+import { jsonReplacer } from "./output.ts";
+
+/** The `monitor` command. */
+export function monitorCommand(): CommandUnknownOpts {
+  return new Command("monitor")
+    .description(
+      "print link, address, route, neighbour and rule events as they happen (like `ip monitor`)",
+    )
+    .argument("[netns]", NAMESPACE_ARG_HELP)
+    .option("--json", "one JSON object a line")
+    .action(async (netns, opts) => {
+      using ns = openNamespaceArg(netns);
+      const controller = new AbortController();
+      const stop = (): void => controller.abort();
+      const monitor = NetlinkMonitor.open(ns, { signal: controller.signal });
+      const names = new Map<number, string>();
+      {
+        // Opened after the monitor, so no link can be missed in between.
+        using sock = NetlinkSocket.open(ns);
+        for (const l of listLinks(sock, { stats: false })) {
+          names.set(l.index, l.name);
+        }
+      }
+      Deno.addSignalListener("SIGINT", stop);
+      Deno.addSignalListener("SIGTERM", stop);
+      try {
+        for await (const event of monitor) {
+          if (event.kind === "link") {
+            if (event.action === "del") names.delete(event.link.index);
+            else names.set(event.link.index, event.link.name);
+          }
+          console.log(
+            opts.json
+              ? JSON.stringify(eventJson(event, names), jsonReplacer)
+              : eventLine(event, names),
+          );
+        }
+      } finally {
+        Deno.removeSignalListener("SIGINT", stop);
+        Deno.removeSignalListener("SIGTERM", stop);
+        monitor.close();
+      }
+    });
+}
+
+/**
+ * One event as a JSON object: `kind`, `action`, and the object under its
+ * kind's name (rules and neighbours as `ip -j rule`/`ip -j neigh` print
+ * them; links, addresses and routes as nsnet decodes them).
+ */
+export function eventJson(
+  event: MonitorEvent,
+  names: ReadonlyMap<number, string>,
+): Record<string, unknown> {
+  switch (event.kind) {
+    case "overrun":
+      return { kind: "overrun" };
+    case "link":
+      return { kind: "link", action: event.action, link: event.link };
+    case "address":
+      return {
+        kind: "address",
+        action: event.action,
+        address: { ...event.address, dev: names.get(event.address.index) },
+      };
+    case "route":
+      return {
+        kind: "route",
+        action: event.action,
+        route: {
+          ...event.route,
+          dev: event.route.outputIndex === undefined
+            ? undefined
+            : names.get(event.route.outputIndex),
+        },
+      };
+    case "neighbour":
+      return {
+        kind: "neighbour",
+        action: event.action,
+        neighbour: neighbourJson(event.neighbour, { names }),
+      };
+    case "rule":
+      return { kind: "rule", action: event.action, rule: ruleJson(event.rule) };
+  }
+}
+
+/** One event as a line for people, in `ip monitor`'s manner. */
+export function eventLine(
+  event: MonitorEvent,
+  names: ReadonlyMap<number, string>,
+): string {
+  const verb = "action" in event && event.action === "del" ? "Deleted " : "";
+  switch (event.kind) {
+    case "overrun":
+      return "overrun: the kernel dropped events (receive buffer full)";
+    case "link":
+      return `[LINK] ${verb}${event.link.index}: ${event.link.name}${
+        event.link.kind === undefined ? "" : ` (${event.link.kind})`
+      }`;
+    case "address": {
+      const a = event.address;
+      return `[ADDR] ${verb}${names.get(a.index) ?? a.index} ${
+        familyName(a.family)
+      } ${a.address}/${a.prefixLength}`;
+    }
+    case "route": {
+      const r = event.route;
+      const dst = r.destination === undefined
+        ? "default"
+        : `${r.destination}/${r.destinationLength}`;
+      const via = r.gateway === undefined ? "" : ` via ${r.gateway}`;
+      const dev = r.outputIndex === undefined
+        ? ""
+        : ` dev ${names.get(r.outputIndex) ?? r.outputIndex}`;
+      return `[ROUTE] ${verb}${dst}${via}${dev} table ${r.table}`;
+    }
+    case "neighbour": {
+      const j = neighbourJson(event.neighbour, { names });
+      const ll = j.lladdr === undefined ? "" : ` lladdr ${j.lladdr}`;
+      const state = Array.isArray(j.state) ? ` ${j.state.join(",")}` : "";
+      return `[NEIGH] ${verb}${j.dst ?? ""} dev ${j.dev ?? ""}${ll}${state}`;
+    }
+    case "rule": {
+      const j = ruleJson(event.rule);
+      const what = j.table !== undefined
+        ? `lookup ${j.table}`
+        : j.goto !== undefined
+        ? `goto ${j.goto}`
+        : "nop" in j
+        ? "nop"
+        : String(j.action ?? "");
+      return `[RULE] ${verb}${j.priority}: from ${j.src}${
+        j.srclen === undefined ? "" : `/${j.srclen}`
+      } ${what}`;
+    }
+  }
+}
