@@ -94,7 +94,18 @@ function listCommand(): CommandUnknownOpts {
     });
 }
 
-const KINDS = ["veth", "bridge", "ifb", "macvlan", "vxlan"] as const;
+const KINDS = [
+  "veth",
+  "bridge",
+  "ifb",
+  "macvlan",
+  "macvtap",
+  "vxlan",
+  "vlan",
+  "ipvlan",
+  "tun",
+  "tap",
+] as const;
 
 function addCommand(): CommandUnknownOpts {
   return new Command("add")
@@ -110,7 +121,14 @@ function addCommand(): CommandUnknownOpts {
       "--peer-netns <netns>",
       "veth: create the peer in this namespace (NAME or PATH)",
     )
-    .option("--parent <link>", "macvlan, vxlan: the parent (underlay) link")
+    .option(
+      "--parent <link>",
+      "macvlan, macvtap, vlan, ipvlan, vxlan: the parent (underlay) link",
+    )
+    .option("--id <id>", "vlan: VLAN id; vxlan: same as --vni")
+    .option("--protocol <proto>", "vlan: 802.1Q (default) or 802.1ad")
+    .option("--ipvlan-mode <mode>", "ipvlan: l2, l3 (default) or l3s")
+    .option("--ttl <ttl>", "vxlan: outer TTL")
     .addOption(
       new Option("--mode <mode>", "macvlan mode").choices(
         Object.keys(MACVLAN_MODE) as (keyof typeof MACVLAN_MODE)[],
@@ -151,25 +169,57 @@ function addCommand(): CommandUnknownOpts {
             });
             return;
           }
-          case "macvlan":
+          case "vlan":
+          case "ipvlan":
             if (opts.parent === undefined) {
-              throw new InvalidArgumentError("a macvlan needs --parent LINK");
+              throw new InvalidArgumentError(
+                `a ${opts.type} needs --parent LINK`,
+              );
+            }
+            spec = opts.type === "vlan"
+              ? {
+                ...common,
+                kind: "vlan",
+                parent: linkRef(opts.parent),
+                id: parseCount(opts.id ?? "", "VLAN id"),
+                protocol: opts.protocol as "802.1Q" | "802.1ad" | undefined,
+              }
+              : {
+                ...common,
+                kind: "ipvlan",
+                parent: linkRef(opts.parent),
+                mode: opts.ipvlanMode as "l2" | "l3" | "l3s" | undefined,
+              };
+            break;
+          case "tun":
+          case "tap":
+            spec = { ...common, kind: "tun", type: opts.type };
+            break;
+          case "macvlan":
+          case "macvtap":
+            if (opts.parent === undefined) {
+              throw new InvalidArgumentError(
+                `a ${opts.type} needs --parent LINK`,
+              );
             }
             spec = {
               ...common,
-              kind: "macvlan",
+              kind: opts.type,
               parent: linkRef(opts.parent),
               mode: opts.mode,
             };
             break;
           case "vxlan":
-            if (opts.vni === undefined) {
+            if (opts.vni === undefined && opts.id === undefined) {
               throw new InvalidArgumentError("a vxlan needs --vni ID");
             }
             spec = {
               ...common,
               kind: "vxlan",
-              vni: parseCount(opts.vni, "VNI"),
+              vni: parseCount(opts.vni ?? opts.id ?? "", "VNI"),
+              ttl: opts.ttl === undefined
+                ? undefined
+                : parseCount(opts.ttl, "TTL"),
               port: opts.port === undefined
                 ? undefined
                 : parseCount(opts.port, "port"),

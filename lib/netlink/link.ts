@@ -7,7 +7,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from "../errors.ts";
+import { InvalidArgumentError, NsnetError } from "../errors.ts";
 import { MessageWriter } from "./codec.ts";
 import {
   AF,
@@ -26,6 +26,14 @@ import {
 import { LinkNotFoundError, NetlinkError } from "./errors.ts";
 import { parseIP, parseMac } from "./ip_address.ts";
 import { decodeLink, type Link } from "./link_message.ts";
+import {
+  IFLA_IPVLAN,
+  IFLA_TUN,
+  IFLA_VLAN,
+  IPVLAN_MODES,
+  TUN_TYPES,
+  VLAN_PROTOCOLS,
+} from "./link_info.ts";
 import type { NetlinkSocket } from "./socket.ts";
 
 /** A link named by its interface name or its index. */
@@ -187,10 +195,10 @@ export interface SimpleLinkSpec extends LinkCommon {
   kind: "bridge" | "ifb";
 }
 
-/** A macvlan on a parent link. */
+/** A macvlan (or macvtap: the same with a character device) on a parent link. */
 export interface MacvlanSpec extends LinkCommon {
   /** Link kind. */
-  kind: "macvlan";
+  kind: "macvlan" | "macvtap";
   /** The parent link. */
   parent: LinkRef;
   /** The macvlan mode (default `bridge`). */
@@ -211,10 +219,124 @@ export interface VxlanSpec extends LinkCommon {
   local?: string;
   /** Remote or multicast group address. */
   remote?: string;
+  /** TTL of the outer packets (0, the kernel's default, takes the route's hop limit). */
+  ttl?: number;
+  /** TOS of the outer packets. */
+  tos?: number;
+  /** Learn remote addresses from traffic (kernel default true). */
+  learning?: boolean;
+}
+
+/**
+ * An 802.1Q/802.1ad VLAN on a parent link. Needs CONFIG_VLAN_8021Q: without
+ * it creation fails with {@linkcode LinkKindMissingError}.
+ */
+export interface VlanSpec extends LinkCommon {
+  /** Link kind. */
+  kind: "vlan";
+  /** The parent link. */
+  parent: LinkRef;
+  /** VLAN id, 0–4095. */
+  id: number;
+  /** Tag protocol (default `802.1Q`). */
+  protocol?: "802.1Q" | "802.1ad";
+}
+
+/**
+ * An ipvlan (or ipvtap) on a parent link. Needs CONFIG_IPVLAN (CONFIG_IPVTAP).
+ */
+export interface IpvlanSpec extends LinkCommon {
+  /** Link kind. */
+  kind: "ipvlan" | "ipvtap";
+  /** The parent link. */
+  parent: LinkRef;
+  /** Mode (default `l3`, as the kernel's). */
+  mode?: "l2" | "l3" | "l3s";
+  /** `bridge` (default), `private` or `vepa`. */
+  flag?: "bridge" | "private" | "vepa";
+}
+
+/**
+ * A tun or tap device. Linux does not create tun/tap devices over rtnetlink
+ * (6.18 answers EOPNOTSUPP, "tun/tap creation via rtnetlink is not
+ * supported"): they are made by opening /dev/net/tun in the namespace and
+ * `ioctl(TUNSETIFF)` (+ TUNSETPERSIST), as `ip tuntap add` does, which nsnet
+ * does not do yet. {@linkcode createLink} sends the request anyway (for
+ * kernels that accept it) and turns the refusal into one clear
+ * {@linkcode LinkKindMissingError}. Existing tun/tap devices are read fully.
+ */
+export interface TunSpec extends LinkCommon {
+  /** Link kind. */
+  kind: "tun";
+  /** `tun` (layer 3) or `tap` (layer 2). */
+  type: "tun" | "tap";
+  /** Owner uid. */
+  owner?: number;
+  /** Owner gid. */
+  group?: number;
+  /** Packet information header. */
+  pi?: boolean;
+  /** virtio-net header. */
+  vnetHdr?: boolean;
+  /** Several queues. */
+  multiQueue?: boolean;
+  /** Keep the device when its last fd closes. */
+  persist?: boolean;
 }
 
 /** Everything {@linkcode createLink} can create. */
-export type LinkSpec = VethSpec | SimpleLinkSpec | MacvlanSpec | VxlanSpec;
+export type LinkSpec =
+  | VethSpec
+  | SimpleLinkSpec
+  | MacvlanSpec
+  | VxlanSpec
+  | VlanSpec
+  | IpvlanSpec
+  | TunSpec;
+
+/** The kernel config option that provides each link kind nsnet creates. */
+export const LINK_KIND_CONFIG: Readonly<Record<string, string>> = {
+  veth: "CONFIG_VETH",
+  bridge: "CONFIG_BRIDGE",
+  ifb: "CONFIG_IFB",
+  macvlan: "CONFIG_MACVLAN",
+  macvtap: "CONFIG_MACVTAP",
+  vxlan: "CONFIG_VXLAN",
+  vlan: "CONFIG_VLAN_8021Q",
+  ipvlan: "CONFIG_IPVLAN",
+  ipvtap: "CONFIG_IPVTAP",
+  tun: "CONFIG_TUN",
+};
+
+/**
+ * The kernel has no driver for a link kind (it answered EOPNOTSUPP, "Unknown
+ * device type"): the message names the config option that provides it.
+ */
+export class LinkKindMissingError extends NsnetError {
+  /** The link kind asked for. */
+  readonly kind: string;
+  /** The kernel config option that builds it, e.g. `CONFIG_VLAN_8021Q`. */
+  readonly configOption: string | undefined;
+
+  /** Makes the error for `kind`, with the kernel's refusal as its cause. */
+  constructor(kind: string, cause: NetlinkError) {
+    const option = LINK_KIND_CONFIG[kind];
+    super(
+      `this kernel cannot create ${kind} links` +
+        (option === undefined ? "" : ` (${option} is not built)`) +
+        (cause.kernelMessage ? `: ${cause.kernelMessage}` : ""),
+      {
+        cause,
+        hint: option === undefined
+          ? undefined
+          : `use a kernel built with ${option} (or load its module)`,
+      },
+    );
+    this.name = "LinkKindMissingError";
+    this.kind = kind;
+    this.configOption = option;
+  }
+}
 
 /** Resolves a link name to its index (a number is returned as is). */
 export type IndexResolver = (link: LinkRef) => number;
@@ -234,7 +356,26 @@ function commonAttributes(
 /** Creates a link; fails with EEXIST if the name is taken. Read it back with {@linkcode getLink}. */
 export function createLink(sock: NetlinkSocket, spec: LinkSpec): void {
   const writer = createLinkRequest(spec, (link) => linkIndex(sock, link));
-  sock.execute(writer, `create ${spec.kind} link ${spec.name}`);
+  try {
+    sock.execute(writer, `create ${spec.kind} link ${spec.name}`);
+  } catch (error) {
+    if (error instanceof NetlinkError && error.code === "EOPNOTSUPP") {
+      if (spec.kind === "tun") {
+        throw new NsnetError(
+          `create tun link ${spec.name}: Linux makes tun/tap devices only ` +
+            `through /dev/net/tun (TUNSETIFF), not over rtnetlink` +
+            (error.kernelMessage ? ` (${error.kernelMessage})` : ""),
+          {
+            cause: error,
+            hint:
+              `create it with \`ip tuntap add NAME mode ${spec.type}\`; nsnet reads and deletes it`,
+          },
+        );
+      }
+      throw new LinkKindMissingError(spec.kind, error);
+    }
+    throw error;
+  }
 }
 
 /** The RTM_NEWLINK request that creates the link `spec` describes. */
@@ -253,7 +394,10 @@ export function createLinkRequest(
     up,
   );
   commonAttributes(writer, spec, indexOf);
-  if (spec.kind === "macvlan") {
+  if (
+    spec.kind === "macvlan" || spec.kind === "macvtap" ||
+    spec.kind === "vlan" || spec.kind === "ipvlan" || spec.kind === "ipvtap"
+  ) {
     writer.u32(IFLA.LINK, indexOf(spec.parent));
   }
   writer.begin(IFLA.LINKINFO).string(IFLA_INFO.KIND, spec.kind);
@@ -275,6 +419,7 @@ export function createLinkRequest(
       break;
     }
     case "macvlan":
+    case "macvtap":
       writer.begin(IFLA_INFO.DATA).u32(
         IFLA_MACVLAN.MODE,
         MACVLAN_MODE[spec.mode ?? "bridge"],
@@ -302,11 +447,71 @@ export function createLinkRequest(
           ip.bytes,
         );
       }
+      if (spec.ttl !== undefined) writer.u8(VXLAN_TTL, spec.ttl);
+      if (spec.tos !== undefined) writer.u8(VXLAN_TOS, spec.tos);
+      if (spec.learning !== undefined) {
+        writer.u8(VXLAN_LEARNING, spec.learning ? 1 : 0);
+      }
       writer.end();
       break;
     }
+    case "vlan": {
+      if (!Number.isInteger(spec.id) || spec.id < 0 || spec.id > 4095) {
+        throw new InvalidArgumentError(`VLAN id ${spec.id} is not 0–4095`);
+      }
+      const protocol = wordNumber(VLAN_PROTOCOLS, spec.protocol ?? "802.1Q");
+      writer.begin(IFLA_INFO.DATA).u16(IFLA_VLAN.ID, spec.id)
+        .bytes(
+          IFLA_VLAN.PROTOCOL,
+          Uint8Array.of(protocol >> 8, protocol & 0xff), // __be16
+        ).end();
+      break;
+    }
+    case "ipvlan":
+    case "ipvtap":
+      writer.begin(IFLA_INFO.DATA).u16(
+        IFLA_IPVLAN.MODE,
+        wordNumber(IPVLAN_MODES, spec.mode ?? "l3"),
+      ).u16(
+        IFLA_IPVLAN.FLAGS,
+        { bridge: 0, private: 1, vepa: 2 }[spec.flag ?? "bridge"],
+      ).end();
+      break;
+    case "tun":
+      writer.begin(IFLA_INFO.DATA).u8(
+        IFLA_TUN.TYPE,
+        wordNumber(TUN_TYPES, spec.type),
+      );
+      if (spec.owner !== undefined) writer.u32(IFLA_TUN.OWNER, spec.owner);
+      if (spec.group !== undefined) writer.u32(IFLA_TUN.GROUP, spec.group);
+      if (spec.pi !== undefined) writer.u8(IFLA_TUN.PI, spec.pi ? 1 : 0);
+      if (spec.vnetHdr !== undefined) {
+        writer.u8(IFLA_TUN.VNET_HDR, spec.vnetHdr ? 1 : 0);
+      }
+      if (spec.multiQueue !== undefined) {
+        writer.u8(IFLA_TUN.MULTI_QUEUE, spec.multiQueue ? 1 : 0);
+      }
+      if (spec.persist !== undefined) {
+        writer.u8(IFLA_TUN.PERSIST, spec.persist ? 1 : 0);
+      }
+      writer.end();
+      break;
   }
   return writer.end();
+}
+
+const VXLAN_TTL = 5;
+const VXLAN_TOS = 6;
+const VXLAN_LEARNING = 7;
+
+function wordNumber(
+  words: Readonly<Record<number, string>>,
+  word: string,
+): number {
+  for (const [n, w] of Object.entries(words)) if (w === word) return Number(n);
+  throw new InvalidArgumentError(
+    `${JSON.stringify(word)} is not one of ${Object.values(words).join(", ")}`,
+  );
 }
 
 /** Changes {@linkcode setLink} can make, all in one request. */
