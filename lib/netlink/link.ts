@@ -7,7 +7,7 @@
  * @module
  */
 
-import { InvalidArgumentError, NsnetError } from "../errors.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import { MessageWriter } from "./codec.ts";
 import {
   AF,
@@ -310,9 +310,10 @@ export const LINK_KIND_CONFIG: Readonly<Record<string, string>> = {
 
 /**
  * The kernel has no driver for a link kind (it answered EOPNOTSUPP, "Unknown
- * device type"): the message names the config option that provides it.
+ * device type"): the message names the config option that provides it. A
+ * {@linkcode NetlinkError}, so `code` is still `EOPNOTSUPP`.
  */
-export class LinkKindMissingError extends NsnetError {
+export class LinkKindMissingError extends NetlinkError {
   /** The link kind asked for. */
   readonly kind: string;
   /** The kernel config option that builds it, e.g. `CONFIG_VLAN_8021Q`. */
@@ -321,17 +322,16 @@ export class LinkKindMissingError extends NsnetError {
   /** Makes the error for `kind`, with the kernel's refusal as its cause. */
   constructor(kind: string, cause: NetlinkError) {
     const option = LINK_KIND_CONFIG[kind];
-    super(
-      `this kernel cannot create ${kind} links` +
-        (option === undefined ? "" : ` (${option} is not built)`) +
-        (cause.kernelMessage ? `: ${cause.kernelMessage}` : ""),
-      {
-        cause,
-        hint: option === undefined
-          ? undefined
-          : `use a kernel built with ${option} (or load its module)`,
-      },
-    );
+    super(cause.operation, cause.errno, cause.kernelMessage, {
+      cause,
+      hint: option === undefined
+        ? undefined
+        : `use a kernel built with ${option} (or load its module)`,
+    });
+    // Still a NetlinkError (code EOPNOTSUPP, the kernel's words); the message names the option.
+    this.message = `${cause.operation}: this kernel has no ${kind} links` +
+      (option === undefined ? "" : ` (${option} is not built)`) +
+      (cause.kernelMessage ? `: ${cause.kernelMessage}` : "");
     this.name = "LinkKindMissingError";
     this.kind = kind;
     this.configOption = option;
@@ -361,14 +361,16 @@ export function createLink(sock: NetlinkSocket, spec: LinkSpec): void {
   } catch (error) {
     if (error instanceof NetlinkError && error.code === "EOPNOTSUPP") {
       if (spec.kind === "tun") {
-        throw new NsnetError(
-          `create tun link ${spec.name}: Linux makes tun/tap devices only ` +
-            `through /dev/net/tun (TUNSETIFF), not over rtnetlink` +
-            (error.kernelMessage ? ` (${error.kernelMessage})` : ""),
+        throw new NetlinkError(
+          error.operation,
+          error.errno,
+          error.kernelMessage,
           {
             cause: error,
             hint:
-              `create it with \`ip tuntap add NAME mode ${spec.type}\`; nsnet reads and deletes it`,
+              "Linux makes tun/tap devices only through /dev/net/tun (TUNSETIFF), " +
+              `not over rtnetlink: create it with \`ip tuntap add NAME mode ${spec.type}\`; ` +
+              "nsnet reads and deletes it",
           },
         );
       }
