@@ -7,14 +7,15 @@
  */
 
 import {
+  align,
   attrU16,
   attrU32,
   attrU8,
-  forEachAttribute,
   type MessageWriter,
   type RawAttribute,
   rawAttribute,
 } from "./codec.ts";
+import { NLA_TYPE_MASK } from "./constants.ts";
 import { NetlinkDecodeError } from "./errors.ts";
 import { formatIP, formatMac, parseIP } from "./ip_address.ts";
 
@@ -135,7 +136,16 @@ export function decodeNeighbour(
     flags: view.getUint8(offset + 10),
     type: view.getUint8(offset + 11),
   };
-  forEachAttribute(view, offset + NDMSG_SIZE, end, (type, at, length) => {
+  // The attribute walk is inlined (no callback): neighbour dumps run to 10k+ messages.
+  let p = offset + NDMSG_SIZE;
+  while (p + 4 <= end) {
+    const size = view.getUint16(p, true);
+    if (size < 4 || p + size > end) {
+      throw new NetlinkDecodeError(`attribute length ${size} does not fit`, p);
+    }
+    const at = p + 4;
+    const length = size - 4;
+    const type = view.getUint16(p + 2, true) & NLA_TYPE_MASK;
     switch (type) {
       case NDA.DST:
         n.destination = formatIP(bytes, at, length);
@@ -172,7 +182,8 @@ export function decodeNeighbour(
       default:
         (n.unknown ??= []).push(rawAttribute(bytes, type, at, length));
     }
-  });
+    p += align(size);
+  }
   return n;
 }
 
