@@ -1,10 +1,12 @@
 /**
  * Side by side in one run: nsnet's netlink (in-process dump+decode) against
  * `ip` (whole process) and pyroute2 (in-process, timed inside Python), on
- * 1000 ifb links with statistics and on 100,000 IPv4 routes. Prints medians,
- * the ratios and the targets as a markdown table, and removes what it made.
+ * 1000 ifb links with statistics, on 100,000 IPv4 routes and on 10,000
+ * multipath routes (two or three weighted nexthops each, `ip -j route`).
+ * Prints medians, the ratios and the targets as a markdown table, and
+ * removes what it made. `--only=links,routes,multipath` runs some cases.
  *
- *   deno run --allow-all bench/compare_netlink.ts [RUNS] [PYROUTE2_RUNS]
+ *   deno run --allow-all bench/compare_netlink.ts [RUNS] [PYROUTE2_RUNS] [--only=CASES]
  */
 import { newNS } from "../lib/netns/create.ts";
 import type { NetNS } from "../lib/netns/netns.ts";
@@ -14,10 +16,18 @@ import { listLinks } from "../lib/netlink/link.ts";
 import { listRoutes } from "../lib/netlink/route.ts";
 import { NetlinkSocket } from "../lib/netlink/socket.ts";
 
-const runs = Number(Deno.args[0] ?? 15);
-const pyRuns = Number(Deno.args[1] ?? 3);
+const positional = Deno.args.filter((a) => !a.startsWith("--"));
+const runs = Number(positional[0] ?? 15);
+const pyRuns = Number(positional[1] ?? 3);
+const onlyArg = Deno.args.find((a) => a.startsWith("--only="));
+const only = new Set(
+  onlyArg === undefined
+    ? ["links", "routes", "multipath"]
+    : onlyArg.slice("--only=".length).split(","),
+);
 const LINKS = 1000;
 const ROUTES = 100_000;
+const MULTIPATH = 10_000;
 const PYTHON = "/usr/bin/python3";
 
 function nameOf(ns: NetNS): string {
@@ -143,28 +153,15 @@ interface Row {
 
 const linkNS = newNS();
 const routeNS = newNS();
+const multipathNS = newNS();
 const rows: Row[] = [];
 let how = "";
 try {
-  await ipBatch(
-    linkNS,
-    Array.from({ length: LINKS }, (_, i) => `link add ifb${i} type ifb`),
-  );
-  await ipBatch(routeNS, [
-    "link add v0 type veth peer name v1",
-    "link set v0 up",
-    "link set v1 up",
-    "addr add 192.168.0.1/24 dev v0",
-    ...Array.from(
-      { length: ROUTES },
-      (_, i) =>
-        `route add 10.${i >> 16}.${(i >> 8) & 255}.${
-          i & 255
-        }/32 via 192.168.0.2`,
-    ),
-  ]);
-
-  {
+  if (only.has("links")) {
+    await ipBatch(
+      linkNS,
+      Array.from({ length: LINKS }, (_, i) => `link add ifb${i} type ifb`),
+    );
     using sock = NetlinkSocket.open(linkNS);
     const nsnet = timeNsnet(() => listLinks(sock));
     const ip = timeProcess([
@@ -186,12 +183,26 @@ try {
       pyTarget: 30,
     });
   }
-  {
+  if (only.has("routes")) {
+    await ipBatch(routeNS, [
+      "link add v0 type veth peer name v1",
+      "link set v0 up",
+      "link set v1 up",
+      "addr add 192.168.0.1/24 dev v0",
+      ...Array.from(
+        { length: ROUTES },
+        (_, i) =>
+          `route add 10.${i >> 16}.${(i >> 8) & 255}.${
+            i & 255
+          }/32 via 192.168.0.2`,
+      ),
+    ]);
     using sock = NetlinkSocket.open(routeNS);
     const nsnet = timeNsnet(() =>
       listRoutes(sock, { family: AF.INET, table: RT_TABLE.MAIN })
     );
     const ip = timeProcess(["ip", "-n", nameOf(routeNS), "route", "show"]);
+    how = ip.how;
     rows.push({
       label: `${ROUTES.toLocaleString("en")} IPv4 routes`,
       nsnet,
@@ -205,9 +216,58 @@ try {
       pyTarget: 50,
     });
   }
+  if (only.has("multipath")) {
+    // Two or three weighted nexthops over two links: RTA_MULTIPATH decoded for every route.
+    await ipBatch(multipathNS, [
+      "link add v0 type veth peer name v1",
+      "link set v0 up",
+      "link set v1 up",
+      "addr add 192.168.0.1/24 dev v0",
+      "addr add 192.168.1.1/24 dev v1",
+      ...Array.from(
+        { length: MULTIPATH },
+        (_, i) =>
+          `route add 172.16.${i >> 8}.${i & 255}/32 ` +
+          `nexthop via 192.168.0.2 dev v0 weight ${1 + (i % 7)} ` +
+          `nexthop via 192.168.1.2 dev v1 weight ${1 + (i % 3)}` +
+          (i % 2 === 0 ? " nexthop via 192.168.0.3 dev v0" : ""),
+      ),
+    ]);
+    using sock = NetlinkSocket.open(multipathNS);
+    const check = listRoutes(sock, { family: AF.INET, table: RT_TABLE.MAIN });
+    const multipath = check.filter((r) => (r.nexthops?.length ?? 0) >= 2);
+    if (multipath.length !== MULTIPATH) {
+      throw new Error(`${multipath.length} multipath routes decoded`);
+    }
+    const nsnet = timeNsnet(() =>
+      listRoutes(sock, { family: AF.INET, table: RT_TABLE.MAIN })
+    );
+    const ip = timeProcess([
+      "ip",
+      "-n",
+      nameOf(multipathNS),
+      "-j",
+      "route",
+      "show",
+    ]);
+    how = ip.how;
+    rows.push({
+      label: `${MULTIPATH.toLocaleString("en")} multipath routes (ip -j)`,
+      nsnet,
+      ip: ip.ms,
+      pyroute2: timePyroute2(
+        multipathNS,
+        "ipr.get_routes(family=socket.AF_INET, table=254)",
+        pyRuns,
+      ),
+      ipTarget: 1.5,
+      pyTarget: 50,
+    });
+  }
 } finally {
   unmountNS(linkNS);
   unmountNS(routeNS);
+  unmountNS(multipathNS);
 }
 
 const ms = (v: number | undefined): string =>
@@ -233,7 +293,9 @@ for (const row of rows) {
       ms(row.pyroute2)
     } | ${ipRatio.toFixed(2)}× | ${
       pyRatio === undefined ? "n/a" : `${pyRatio.toFixed(0)}×`
-    } | ip ≥ 1× ${ipOk ? "✓" : "✗"}, pyroute2 ≥ ${row.pyTarget}× ${
+    } | ip ≥ ${row.ipTarget}× ${
+      ipOk ? "✓" : "✗"
+    }, pyroute2 ≥ ${row.pyTarget}× ${
       pyRatio === undefined ? "(not installed)" : pyOk ? "✓" : "✗"
     } |`,
   );
