@@ -26,6 +26,8 @@ import { routeCommand } from "./route.ts";
 import { ruleCommand } from "./rule.ts";
 import { neighCommand } from "./neigh.ts";
 import { monitorCommand } from "./monitor.ts";
+import { classCommand, qdiscCommand } from "./qdisc.ts";
+import { filterCommand } from "./filter.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { wantsUserNS } from "./argv.ts";
 import { EXIT } from "./output.ts";
@@ -77,6 +79,9 @@ exec and run pass the command's status through, 125 when nsnet failed first,
       ruleCommand(),
       neighCommand(),
       monitorCommand(),
+      qdiscCommand(),
+      classCommand(),
+      filterCommand(),
     ]
   ) {
     program.addCommand(command);
