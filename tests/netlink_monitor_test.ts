@@ -7,6 +7,7 @@
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { nsTest, withNamespaces } from "./_helpers.ts";
+import { ipJson } from "./_fixtures/netns.ts";
 import {
   addAddress,
   addNeighbour,
@@ -207,6 +208,24 @@ nsTest(
         text += chunk.value;
         pending = reader.read();
       }
+      // A link made now is reported too, in ip -j link's shape.
+      const ifb = await new Deno.Command("ip", {
+        args: ["-n", name, "link", "add", "ifb9", "type", "ifb"],
+      }).output();
+      assert(ifb.success);
+      for (let i = 0; i < 20 && !text.includes('"ifb9"'); i++) {
+        const chunk = await Promise.race([
+          pending,
+          new Promise<"wait">((resolve) => {
+            timer = setTimeout(() => resolve("wait"), 250);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (chunk === "wait") continue;
+        if (chunk.done) break;
+        text += chunk.value;
+        pending = reader.read();
+      }
       child.kill("SIGINT");
       for (;;) {
         const chunk = await pending;
@@ -219,9 +238,20 @@ nsTest(
       assertEquals(status.code, 0, stderr);
       const events = text.trim().split("\n").map((line) => JSON.parse(line));
       assert(events.length > 0);
-      for (const e of events) {
-        assertEquals([e.kind, e.action, e.rule.table], ["rule", "new", "7"]);
+      const rules = events.filter((e) => e.kind === "rule");
+      assert(rules.length > 0);
+      for (const e of rules) {
+        assertEquals([e.action, e.rule.table], ["new", "7"]);
       }
+      const link = events.find((e) =>
+        e.kind === "link" && e.link.ifname === "ifb9"
+      );
+      assert(link !== undefined, text);
+      assertEquals(
+        link.link.ifindex,
+        ipJson(ns!, "link", "show", "ifb9")[0]!.ifindex,
+      );
+      assertEquals(link.action, "new");
     });
   },
 );

@@ -9,8 +9,11 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { familyName } from "../netlink/address_message.ts";
 import { listLinks } from "../netlink/link.ts";
+import type { Link } from "../netlink/link_message.ts";
+import { addressIpJson, linkIpJson } from "../netlink/link_info_json.ts";
 import { type MonitorEvent, NetlinkMonitor } from "../netlink/monitor.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
+import { routeToIpJson } from "./route.ts";
 import { ruleJson } from "./rule.ts";
 import { neighbourJson } from "./neigh.ts";
 import { NAMESPACE_ARG_HELP, openNamespaceArg } from "./namespace_arg.ts";
@@ -29,12 +32,12 @@ export function monitorCommand(): CommandUnknownOpts {
       const controller = new AbortController();
       const stop = (): void => controller.abort();
       const monitor = NetlinkMonitor.open(ns, { signal: controller.signal });
-      const names = new Map<number, string>();
+      const links = new Map<number, Link>();
       {
         // Opened after the monitor, so no link can be missed in between.
         using sock = NetlinkSocket.open(ns);
         for (const l of listLinks(sock, { stats: false })) {
-          names.set(l.index, l.name);
+          links.set(l.index, l);
         }
       }
       Deno.addSignalListener("SIGINT", stop);
@@ -42,13 +45,13 @@ export function monitorCommand(): CommandUnknownOpts {
       try {
         for await (const event of monitor) {
           if (event.kind === "link") {
-            if (event.action === "del") names.delete(event.link.index);
-            else names.set(event.link.index, event.link.name);
+            if (event.action === "del") links.delete(event.link.index);
+            else links.set(event.link.index, event.link);
           }
           console.log(
             opts.json
-              ? JSON.stringify(eventJson(event, names), jsonReplacer)
-              : eventLine(event, names),
+              ? JSON.stringify(eventJson(event, links), jsonReplacer)
+              : eventLine(event, links),
           );
         }
       } finally {
@@ -61,34 +64,40 @@ export function monitorCommand(): CommandUnknownOpts {
 
 /**
  * One event as a JSON object: `kind`, `action`, and the object under its
- * kind's name (rules and neighbours as `ip -j rule`/`ip -j neigh` print
- * them; links, addresses and routes as nsnet decodes them).
+ * kind's name as `ip -j` prints it (`ip -j link`, `ip -j route`, `ip -j
+ * rule`, `ip -j neigh`; an address as one `addr_info` element with its
+ * link's `ifindex` and `ifname`). `links` are the namespace's links by index.
  */
 export function eventJson(
   event: MonitorEvent,
-  names: ReadonlyMap<number, string>,
+  links: ReadonlyMap<number, Link>,
 ): Record<string, unknown> {
+  const names = namesOf(links);
   switch (event.kind) {
     case "overrun":
       return { kind: "overrun" };
     case "link":
-      return { kind: "link", action: event.action, link: event.link };
+      return {
+        kind: "link",
+        action: event.action,
+        link: linkIpJson(event.link, [...links.values()]),
+      };
     case "address":
       return {
         kind: "address",
         action: event.action,
-        address: { ...event.address, dev: names.get(event.address.index) },
+        address: {
+          ifindex: event.address.index,
+          ifname: names.get(event.address.index) ??
+            `if${event.address.index}`,
+          ...addressIpJson(event.address),
+        },
       };
     case "route":
       return {
         kind: "route",
         action: event.action,
-        route: {
-          ...event.route,
-          dev: event.route.outputIndex === undefined
-            ? undefined
-            : names.get(event.route.outputIndex),
-        },
+        route: routeToIpJson(event.route, { names }),
       };
     case "neighbour":
       return {
@@ -101,11 +110,16 @@ export function eventJson(
   }
 }
 
+function namesOf(links: ReadonlyMap<number, Link>): Map<number, string> {
+  return new Map([...links].map(([index, link]) => [index, link.name]));
+}
+
 /** One event as a line for people, in `ip monitor`'s manner. */
 export function eventLine(
   event: MonitorEvent,
-  names: ReadonlyMap<number, string>,
+  links: ReadonlyMap<number, Link>,
 ): string {
+  const names = namesOf(links);
   const verb = "action" in event && event.action === "del" ? "Deleted " : "";
   switch (event.kind) {
     case "overrun":
