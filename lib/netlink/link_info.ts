@@ -352,7 +352,7 @@ const TUN: readonly LinkInfoField[] = [
 ];
 
 const VLAN: readonly LinkInfoField[] = [
-  f(1, "id", "u16", undefined, "hex"),
+  f(1, "id", "u16"),
   { type: 2, name: "flags", codec: "binary" }, // struct ifla_vlan_flags { u32 flags, mask }
   { type: 3, name: "egressQos", codec: "binary" }, // nested IFLA_VLAN_QOS_MAPPING
   { type: 4, name: "ingressQos", codec: "binary" },
