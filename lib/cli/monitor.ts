@@ -12,6 +12,7 @@ import { listLinks } from "../netlink/link.ts";
 import type { Link } from "../netlink/link_message.ts";
 import { addressIpJson, linkIpJson } from "../netlink/link_info_json.ts";
 import { type MonitorEvent, NetlinkMonitor } from "../netlink/monitor.ts";
+import { tableName } from "../netlink/names.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
 import { routeToIpJson } from "./route.ts";
 import { ruleJson } from "./rule.ts";
@@ -143,7 +144,7 @@ export function eventLine(
       const dev = r.outputIndex === undefined
         ? ""
         : ` dev ${names.get(r.outputIndex) ?? r.outputIndex}`;
-      return `[ROUTE] ${verb}${dst}${via}${dev} table ${r.table}`;
+      return `[ROUTE] ${verb}${dst}${via}${dev} table ${tableName(r.table)}`;
     }
     case "neighbour": {
       const j = neighbourJson(event.neighbour, { names });
