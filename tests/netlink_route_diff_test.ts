@@ -138,6 +138,7 @@ function randomRouteWords(random: Random, i: number): string[] {
         "v1",
       );}
     if (maybe(random, 0.3)) words.push("src", six ? "fd00::2" : "10.0.0.2");
+    if (six && maybe(random, 0.15)) words.push("from", "2001:db8:5::/64");
     words.push(...metricWords(random, six));
   }
   if (maybe(random, 0.5)) {

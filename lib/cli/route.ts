@@ -354,6 +354,7 @@ const ROUTE_WORDS: ReadonlySet<string> = new Set([
   "protocol",
   "scope",
   "src",
+  "from",
   "onlink",
   "pref",
   "expires",
@@ -367,7 +368,7 @@ const ROUTE_WORDS: ReadonlySet<string> = new Set([
 /**
  * Parses `ip route add|replace|del`'s words: `[NS] [TYPE] PREFIX|default
  * [via [inet|inet6] ADDR] [dev IF] [metric N] [table T] [proto P] [scope S]
- * [src ADDR] [mtu [lock] N] [advmss N] ... [onlink] [pref P] [expires N]
+ * [src ADDR] [from PREFIX] [mtu [lock] N] [advmss N] ... [onlink] [pref P] [expires N]
  * [nexthop via ADDR [dev IF] [weight N] [onlink]]...`. A first word that is
  * none of a route type, `default`, an address or one of these words
  * is the namespace.
@@ -468,6 +469,9 @@ export function parseRouteWords(words: readonly string[]): ParsedRouteWords {
         break;
       case "src":
         spec.source = next(word);
+        break;
+      case "from":
+        spec.sourcePrefix = next(word);
         break;
       case "onlink":
         spec.flags = (spec.flags ?? 0) | RTNH_F.ONLINK;

@@ -43,6 +43,7 @@ function writeRtmsg(
   fields: {
     family: number;
     dstLength?: number;
+    srcLength?: number;
     table?: number;
     protocol?: number;
     scope?: number;
@@ -53,6 +54,7 @@ function writeRtmsg(
   return writer.struct(SIZE.RTMSG, (view, at) => {
     view.setUint8(at, fields.family);
     view.setUint8(at + 1, fields.dstLength ?? 0);
+    view.setUint8(at + 2, fields.srcLength ?? 0);
     view.setUint8(
       at + 4,
       fields.table === undefined || fields.table > 255 ? 0 : fields.table,
@@ -100,6 +102,8 @@ export interface RouteSpec {
   priority?: number;
   /** Preferred source address. */
   source?: string;
+  /** Source prefix the route is for (RTA_SRC; IPv6 source-specific routing, `ip route ... from`). */
+  sourcePrefix?: string;
   /** Protocol (default static for an add, any for a delete). */
   protocol?: number;
   /** Scope (default: link for a unicast route without gateway, else universe). */
@@ -160,6 +164,9 @@ export function routeRequest(
     );
   }
   const via = spec.via === undefined ? undefined : parseIP(spec.via);
+  const sourcePrefix = spec.sourcePrefix === undefined
+    ? undefined
+    : parsePrefix(spec.sourcePrefix);
   for (const weight of (spec.nexthops ?? []).map((h) => h.weight ?? 1)) {
     if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
       throw new InvalidArgumentError(`nexthop weight ${weight} is not 1-256`);
@@ -174,6 +181,7 @@ export function routeRequest(
   const writer = writeRtmsg(new MessageWriter(type, flags), {
     family,
     dstLength: destination?.prefixLength ?? 0,
+    srcLength: sourcePrefix?.prefixLength ?? 0,
     table,
     protocol: spec.protocol ?? (adding ? RTPROT.STATIC : RTPROT.UNSPEC),
     scope,
@@ -182,6 +190,7 @@ export function routeRequest(
   });
   writer.u32(RTA.TABLE, table);
   if (destination !== undefined) writer.bytes(RTA.DST, destination.bytes);
+  if (sourcePrefix !== undefined) writer.bytes(RTA.SRC, sourcePrefix.bytes);
   if (gateway !== undefined) writer.bytes(RTA.GATEWAY, gateway.bytes);
   if (via !== undefined) {
     const payload = new Uint8Array(2 + via.bytes.length);
