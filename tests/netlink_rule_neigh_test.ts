@@ -314,6 +314,35 @@ nsTest(
         sortedJson(ipJson(byIp!, "neigh", "show", "proxy")),
       );
 
+      // -s: the cache ages (seconds, so allow one tick of difference) and probes.
+      {
+        using sock = NetlinkSocket.open(byIp!);
+        const names = new Map(
+          listLinks(sock, { stats: false }).map((l) => [l.index, l.name]),
+        );
+        const mine = new Map(
+          listNeighbours(sock).map((n) =>
+            neighbourJson(n, { names, stats: true })
+          )
+            .map((j) => [`${j.dst} ${j.dev}`, j]),
+        );
+        const theirs = ipJson(byIp!, "-s", "neigh", "show", "nud", "all");
+        assert(theirs.length > 0);
+        for (const j of theirs) {
+          const m = mine.get(`${j.dst} ${j.dev}`);
+          if (String(j.dst).startsWith("ff0")) continue;
+          assert(m !== undefined, `${j.dst} missing`);
+          assertEquals(Object.keys(m).sort(), Object.keys(j).sort());
+          for (const key of ["used", "confirmed", "updated"]) {
+            assert(
+              Math.abs(Number(m[key]) - Number(j[key])) <= 1,
+              `${key} ${m[key]} vs ${j[key]}`,
+            );
+          }
+          assertEquals([m.probes, m.refcnt], [j.probes, j.refcnt]);
+        }
+      }
+
       // Replace and delete: both sides again agree.
       for (const [i, words] of lines.entries()) {
         if (words[0] === "proxy") continue;
