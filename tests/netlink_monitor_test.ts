@@ -5,7 +5,9 @@
  * sanitizers check that nothing is left running); a full receive buffer is
  * reported as an overrun, not hidden.
  */
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { parseMonitorWords } from "../lib/cli/monitor.ts";
+import { InvalidArgumentError } from "../lib/errors.ts";
 import { nsTest, withNamespaces } from "./_helpers.ts";
 import { ipJson } from "./_fixtures/netns.ts";
 import {
@@ -14,10 +16,12 @@ import {
   addRoute,
   addRule,
   createLink,
+  DEFAULT_MONITOR_GROUPS,
   deleteAddress,
   type MonitorEvent,
   NetlinkMonitor,
   NetlinkSocket,
+  RTNLGRP,
   setLink,
 } from "../lib/netlink/mod.ts";
 
@@ -255,3 +259,16 @@ nsTest(
     });
   },
 );
+
+nsTest("nsnet monitor words: a namespace, then ip monitor's objects", () => {
+  assertEquals(parseMonitorWords([]), {
+    netns: undefined,
+    groups: DEFAULT_MONITOR_GROUPS,
+  });
+  assertEquals(parseMonitorWords(["ns1", "rule", "link"]), {
+    netns: "ns1",
+    groups: [RTNLGRP.IPV4_RULE, RTNLGRP.IPV6_RULE, RTNLGRP.LINK],
+  });
+  assertEquals(parseMonitorWords(["neigh"]).netns, undefined);
+  assertThrows(() => parseMonitorWords(["ns1", "bogus"]), InvalidArgumentError);
+});

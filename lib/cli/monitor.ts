@@ -1,5 +1,5 @@
 /**
- * `nsnet monitor [NS] [--json]`: link, address, route, neighbour and rule
+ * `nsnet monitor [NS] [OBJECT…] [--json]`: link, address, route, neighbour and rule
  * events as they happen, like `ip monitor`; one JSON object a line with
  * `--json`. Runs until interrupted (SIGINT or SIGTERM), then exits 0.
  *
@@ -7,11 +7,17 @@
  */
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { InvalidArgumentError } from "../errors.ts";
 import { familyName } from "../netlink/address_message.ts";
 import { listLinks } from "../netlink/link.ts";
 import type { Link } from "../netlink/link_message.ts";
 import { addressIpJson, linkIpJson } from "../netlink/link_info_json.ts";
-import { type MonitorEvent, NetlinkMonitor } from "../netlink/monitor.ts";
+import {
+  DEFAULT_MONITOR_GROUPS,
+  type MonitorEvent,
+  NetlinkMonitor,
+  RTNLGRP,
+} from "../netlink/monitor.ts";
 import { tableName } from "../netlink/names.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
 import { routeToIpJson } from "./route.ts";
@@ -26,13 +32,20 @@ export function monitorCommand(): CommandUnknownOpts {
     .description(
       "print link, address, route, neighbour and rule events as they happen (like `ip monitor`)",
     )
-    .argument("[netns]", NAMESPACE_ARG_HELP)
+    .argument(
+      "[words...]",
+      `[NS] [all|link|address|route|neigh|rule ...] (ip monitor's objects; all when none); NS is a ${NAMESPACE_ARG_HELP}`,
+    )
     .option("--json", "one JSON object a line")
-    .action(async (netns, opts) => {
+    .action(async (words, opts) => {
+      const { netns, groups } = parseMonitorWords(words ?? []);
       using ns = openNamespaceArg(netns);
       const controller = new AbortController();
       const stop = (): void => controller.abort();
-      const monitor = NetlinkMonitor.open(ns, { signal: controller.signal });
+      const monitor = NetlinkMonitor.open(ns, {
+        signal: controller.signal,
+        groups,
+      });
       const links = new Map<number, Link>();
       {
         // Opened after the monitor, so no link can be missed in between.
@@ -61,6 +74,46 @@ export function monitorCommand(): CommandUnknownOpts {
         monitor.close();
       }
     });
+}
+
+const OBJECT_GROUPS: Readonly<Record<string, readonly number[]>> = {
+  all: DEFAULT_MONITOR_GROUPS,
+  link: [RTNLGRP.LINK],
+  address: [RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV6_IFADDR],
+  addr: [RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV6_IFADDR],
+  route: [RTNLGRP.IPV4_ROUTE, RTNLGRP.IPV6_ROUTE],
+  neigh: [RTNLGRP.NEIGH],
+  rule: [RTNLGRP.IPV4_RULE, RTNLGRP.IPV6_RULE],
+};
+
+/**
+ * Parses `nsnet monitor`'s words: an optional namespace, then `ip
+ * monitor`'s object names (`link`, `address`, `route`, `neigh`, `rule`,
+ * `all`); the groups to join (all of them when no object is named).
+ */
+export function parseMonitorWords(
+  words: readonly string[],
+): { netns: string | undefined; groups: readonly number[] } {
+  let netns: string | undefined;
+  let rest = words;
+  if (words.length > 0 && OBJECT_GROUPS[words[0]!] === undefined) {
+    netns = words[0];
+    rest = words.slice(1);
+  }
+  const groups = new Set<number>();
+  for (const word of rest) {
+    const named = OBJECT_GROUPS[word];
+    if (named === undefined) {
+      throw new InvalidArgumentError(`unknown monitor object "${word}"`, {
+        hint: "name one of: all, link, address, route, neigh, rule",
+      });
+    }
+    for (const group of named) groups.add(group);
+  }
+  return {
+    netns,
+    groups: groups.size === 0 ? DEFAULT_MONITOR_GROUPS : [...groups],
+  };
 }
 
 /**
