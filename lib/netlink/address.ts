@@ -8,7 +8,7 @@
 import { type Address, decodeAddress } from "./address_message.ts";
 import { MessageWriter } from "./codec.ts";
 import { AF, IFA, IFA_F, NLM_F, RT_SCOPE, RTM, SIZE } from "./constants.ts";
-import { parsePrefix } from "./ip_address.ts";
+import { parseIP, parsePrefix } from "./ip_address.ts";
 import { linkIndex, type LinkRef } from "./link.ts";
 import type { NetlinkSocket } from "./socket.ts";
 
@@ -62,6 +62,16 @@ export interface AddAddressOptions {
   noDad?: boolean;
   /** Scope (default global). */
   scope?: number;
+  /** Valid lifetime in seconds (`ip addr add … valid_lft`; default forever). */
+  validLifetime?: number;
+  /** Preferred lifetime in seconds (`preferred_lft`; default: the valid lifetime). */
+  preferredLifetime?: number;
+  /** IPv4 broadcast address (`brd`). */
+  broadcast?: string;
+  /** Don't add the prefix route (IFA_F_NOPREFIXROUTE). */
+  noPrefixRoute?: boolean;
+  /** IPv4 label (`label eth0:1`). */
+  label?: string;
 }
 
 /** The RTM_NEWADDR or RTM_DELADDR request for `cidr` on link `index`. */
@@ -73,7 +83,8 @@ export function addressRequest(
   options: AddAddressOptions,
 ): MessageWriter {
   const prefix = parsePrefix(cidr);
-  const addressFlags = options.noDad ? IFA_F.NODAD : 0;
+  const addressFlags = (options.noDad ? IFA_F.NODAD : 0) |
+    (options.noPrefixRoute ? IFA_F.NOPREFIXROUTE : 0);
   const writer = writeIfaddr(
     new MessageWriter(type, flags),
     prefix.family,
@@ -85,7 +96,24 @@ export function addressRequest(
   // IPv4 carries the address twice (local and, on non-p2p links, the same as "address").
   if (prefix.family === AF.INET) writer.bytes(IFA.LOCAL, prefix.bytes);
   writer.bytes(IFA.ADDRESS, prefix.bytes);
+  if (options.broadcast !== undefined) {
+    writer.bytes(IFA.BROADCAST, parseIP(options.broadcast).bytes);
+  }
+  if (options.label !== undefined) writer.string(IFA.LABEL, options.label);
   if (addressFlags !== 0) writer.u32(IFA.FLAGS, addressFlags);
+  if (
+    options.validLifetime !== undefined ||
+    options.preferredLifetime !== undefined
+  ) {
+    // struct ifa_cacheinfo: preferred, valid, then two stamps the kernel ignores here.
+    const valid = options.validLifetime ?? 0xffffffff;
+    const preferred = options.preferredLifetime ?? valid;
+    const info = new Uint8Array(16);
+    const view = new DataView(info.buffer);
+    view.setUint32(0, preferred >>> 0, true);
+    view.setUint32(4, valid >>> 0, true);
+    writer.bytes(IFA.CACHEINFO, info);
+  }
   return writer;
 }
 

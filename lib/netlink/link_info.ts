@@ -330,7 +330,7 @@ const VXLAN: readonly LinkInfoField[] = [
   f(25, "collect_metadata", "bool"),
   f(26, "label", "be32", undefined, "hex"),
   f(27, "gpe", "flag"),
-  f(28, "ttl_inherit", "flag"),
+  f(28, "ttl_inherit", "bool"),
   f(29, "df", "u8", VXLAN_DF),
   f(30, "vnifilter", "bool"),
   f(31, "localbypass", "bool"),
