@@ -45,6 +45,8 @@ import {
   u32Options,
   xmitTime,
 } from "../lib/netlink/mod.ts";
+import { netemJson, parseQdiscWords } from "../lib/cli/qdisc.ts";
+import { parseFilterWords } from "../lib/cli/filter.ts";
 
 const SEED = fuzzSeed();
 const CASES = 2000;
@@ -533,4 +535,101 @@ Deno.test("u32Options: match all, a flowid or an action makes the selector termi
     offset: 16,
     offmask: 0,
   }]);
+});
+
+Deno.test("nsnet qdisc words: tc's own lines, an optional namespace first", () => {
+  const clock = DEFAULT_SCHED_CLOCK;
+  const tbf = parseQdiscWords(
+    "ns1 dev v2 root tbf rate 10mbit burst 32kbit latency 400ms".split(" "),
+    true,
+    clock,
+  );
+  assertEquals(tbf.netns, "ns1");
+  assertEquals(tbf.spec.parent, TC_H.ROOT);
+  assertEquals(
+    tbf.spec.options,
+    tbfOptions({ rate: 1_250_000, burst: 4096, latency: 400_000 }, clock),
+  );
+  const ingress = parseQdiscWords(["dev", "v1", "ingress"], true, clock);
+  assertEquals([ingress.netns, ingress.spec.kind, ingress.spec.parent], [
+    undefined,
+    "ingress",
+    TC_H.INGRESS,
+  ]);
+  const htb = parseQdiscWords(
+    "dev v1 root handle 1: htb default 10".split(" "),
+    true,
+    clock,
+  );
+  assertEquals(htb.spec.handle, 0x10000);
+  assertEquals(
+    (htb.spec.options as HtbOptions).init!.defaultClass,
+    0x10,
+  );
+  const netem = parseQdiscWords(
+    "dev v2 root netem delay 100ms 10ms 25% loss 1%".split(" "),
+    true,
+    clock,
+  );
+  const o = netem.spec.options as NetemOptions;
+  assertEquals([o.latency, o.jitter, o.loss, o.limit], [
+    100_000_000,
+    10_000_000,
+    parsePercent("1%"),
+    1000,
+  ]);
+  assertEquals(o.correlation, {
+    delay: parsePercent("25%"),
+    loss: 0,
+    duplicate: 0,
+  });
+  const json = netemJson(o);
+  assertEquals(Object.keys(json), [
+    "limit",
+    "delay",
+    "loss-random",
+    "ecn",
+    "gap",
+  ]);
+  assertEquals((json.delay as Record<string, number>).delay, 0.1);
+  assertThrows(() =>
+    parseQdiscWords("dev v2 root netem gap 5".split(" "), true, clock)
+  );
+  assertThrows(() =>
+    parseQdiscWords(
+      "dev v2 root netem delay 1ms distribution normal".split(" "),
+      true,
+      clock,
+    )
+  );
+  assertThrows(() =>
+    parseQdiscWords("dev v2 tbf rate 1mbit".split(" "), true, clock)
+  );
+  const del = parseQdiscWords("dev v2 root".split(" "), false, clock);
+  assertEquals(del.spec.kind, undefined);
+});
+
+Deno.test("nsnet filter words: u32 match all with a mirred redirect to an ifb", () => {
+  const parsed = parseFilterWords(
+    "ns1 dev v1 parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ifb0"
+      .split(" "),
+  );
+  assertEquals(parsed.netns, "ns1");
+  const spec = parsed.build((device) => device === "ifb0" ? 7 : 0);
+  assertEquals(spec.parent, 0xffff0000);
+  assertEquals(spec.kind, "u32");
+  const options = spec.options as U32Options;
+  assertEquals(options.selector!.flags, 1);
+  assertEquals(options.actions![0]!.mirred!.ifindex, 7);
+  assertEquals(options.actions![0]!.mirred!.eaction, 1);
+  const bpf = parseFilterWords(
+    ["dev", "v1", "ingress", "bpf", "bytecode", "1,6 0 0 4294967295", "da"],
+  ).build(() => 0);
+  assertEquals(bpf.parent, 0xfffffff2);
+  assertEquals((bpf.options as BpfOptions).flags, 1);
+  assertThrows(() =>
+    parseFilterWords("dev v1 parent ffff: bpf obj x.o".split(" ")).build(() =>
+      0
+    )
+  );
 });

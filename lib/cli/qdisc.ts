@@ -50,7 +50,6 @@ import {
   parseSize,
   parseTimeNs,
   parseTimeUs,
-  percentOf,
   type SchedClock,
   tbfJson,
   tbfOptions,
@@ -566,56 +565,64 @@ function hex0x(value: number): string {
   return value === 0 ? "0" : `0x${value.toString(16)}`;
 }
 
-function netemJson(o: NetemOptions): TcJson {
+/**
+ * netem's options as tc prints them in JSON: times in seconds, chances as
+ * fractions (0.01 for 1%), as iproute2's netem_print_opt does.
+ */
+export function netemJson(o: NetemOptions): TcJson {
   const out: TcJson = { limit: o.limit };
-  const pctOf = (v: number): number => percentOf(v);
-  if (o.latency !== undefined && o.latency !== 0) {
-    const delay: TcJson = { delay: o.latency / 1e9 };
-    delay.jitter = (o.jitter ?? 0) / 1e9;
-    delay.correlation = pctOf(o.correlation?.delay ?? 0);
-    out.delay = delay;
+  const chance = (v: number): number => v / 0xffffffff;
+  const latency = o.latency ?? 0;
+  const jitter = o.jitter ?? 0;
+  const corr = o.correlation;
+  if (latency !== 0) {
+    out.delay = {
+      delay: latency / 1e9,
+      jitter: jitter / 1e9,
+      correlation: chance(corr?.delay ?? 0),
+    };
   }
   if (o.loss !== 0) {
     out["loss-random"] = {
-      loss: pctOf(o.loss),
-      correlation: pctOf(o.correlation?.loss ?? 0),
+      loss: chance(o.loss),
+      correlation: chance(corr?.loss ?? 0),
     };
   }
   if (o.lossState !== undefined) {
     const g = o.lossState;
     out["loss-state"] = {
-      p13: pctOf(g.p13),
-      p31: pctOf(g.p31),
-      p32: pctOf(g.p32),
-      p23: pctOf(g.p23),
-      p14: pctOf(g.p14),
+      p13: chance(g.p13),
+      p31: chance(g.p31),
+      p32: chance(g.p32),
+      p23: chance(g.p23),
+      p14: chance(g.p14),
     };
   }
   if (o.lossGemodel !== undefined) {
     const g = o.lossGemodel;
     out["loss-gemodel"] = {
-      p: pctOf(g.p),
-      r: pctOf(g.r),
-      "1-h": pctOf(0xffffffff - g.h),
-      "1-k": pctOf(g.k1),
+      p: chance(g.p),
+      r: chance(g.r),
+      "1-h": chance(0xffffffff - g.h),
+      "1-k": chance(g.k1),
     };
   }
   if (o.duplicate !== 0) {
     out.duplicate = {
-      duplicate: pctOf(o.duplicate),
-      correlation: pctOf(o.correlation?.duplicate ?? 0),
+      duplicate: chance(o.duplicate),
+      correlation: chance(corr?.duplicate ?? 0),
     };
   }
   if (o.reorder !== undefined && o.reorder.probability !== 0) {
     out.reorder = {
-      reorder: pctOf(o.reorder.probability),
-      correlation: pctOf(o.reorder.correlation),
+      reorder: chance(o.reorder.probability),
+      correlation: chance(o.reorder.correlation),
     };
   }
   if (o.corrupt !== undefined && o.corrupt.probability !== 0) {
     out.corrupt = {
-      corrupt: pctOf(o.corrupt.probability),
-      correlation: pctOf(o.corrupt.correlation),
+      corrupt: chance(o.corrupt.probability),
+      correlation: chance(o.corrupt.correlation),
     };
   }
   if (o.rate !== undefined && o.rate.rate !== 0) {
@@ -627,11 +634,13 @@ function netemJson(o: NetemOptions): TcJson {
     };
   }
   if (o.slot !== undefined) {
+    const s = o.slot;
     out.slot = {
-      "min-delay": o.slot.minDelay / 1e9,
-      "max-delay": o.slot.maxDelay / 1e9,
-      ...(o.slot.maxPackets > 0 ? { packets: o.slot.maxPackets } : {}),
-      ...(o.slot.maxBytes > 0 ? { bytes: o.slot.maxBytes } : {}),
+      ...(s.distJitter > 0
+        ? { distribution: s.distDelay / 1e9, jitter: s.distJitter / 1e9 }
+        : { "min-delay": s.minDelay / 1e9, "max-delay": s.maxDelay / 1e9 }),
+      packets: s.maxPackets,
+      bytes: s.maxBytes,
     };
   }
   if (o.seed !== undefined) out.seed = Number(o.seed);

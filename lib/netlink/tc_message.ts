@@ -425,6 +425,7 @@ export interface RateSpec {
 
 /** tbf's options, in tc's units. */
 export interface TbfOptions {
+  /** Which options these are. */
   kind: "tbf";
   /** `tc_tbf_qopt.rate`. */
   rate: RateSpec;
@@ -448,6 +449,7 @@ export interface TbfOptions {
 
 /** htb's options: qdisc (`init`) or class (`parms`). */
 export interface HtbOptions {
+  /** Which options these are. */
   kind: "htb";
   /** `TCA_HTB_INIT` of a qdisc. */
   init?: {
@@ -481,6 +483,7 @@ export interface HtbOptions {
 
 /** pfifo's or bfifo's limit (packets, resp. bytes). */
 export interface FifoOptions {
+  /** Which options these are. */
   kind: "pfifo" | "bfifo" | "pfifo_fast";
   /** The limit; for pfifo_fast the bands. */
   limit: number;
@@ -490,6 +493,7 @@ export interface FifoOptions {
 
 /** netem's options. Percentages are fractions of 2^32-1, as the kernel keeps them. */
 export interface NetemOptions {
+  /** Which options these are. */
   kind: "netem";
   /** `tc_netem_qopt`: legacy latency in ticks. */
   latencyTicks: number;
@@ -567,11 +571,17 @@ export interface U32Key {
 export interface U32Selector {
   /** `TC_U32_TERMINAL` (1) and friends. */
   flags: number;
+  /** Shift of the variable offset (`TC_U32_VAROFFSET`). */
   offshift: number;
+  /** Mask of the 16 bits the variable offset is read from (network order). */
   offmask: number;
+  /** Fixed offset added to the next header. */
   off: number;
+  /** Where the variable offset is read, relative to the header. */
   offoff: number;
+  /** Offset of the hash key. */
   hoff: number;
+  /** Mask of the hash key (network order). */
   hmask: number;
   /** The keys. */
   keys: U32Key[];
@@ -581,10 +591,13 @@ export interface U32Selector {
 export interface MirredParms {
   /** Action index. */
   index: number;
+  /** Capabilities (unused by mirred). */
   capab: number;
   /** Verdict after the action (`TC_ACT_STOLEN` for a redirect, `PIPE` for a mirror). */
   action: number;
+  /** References to the action (the kernel's count). */
   refcnt: number;
+  /** Filters bound to the action. */
   bindcnt: number;
   /** `MIRRED_EACTION`. */
   eaction: number;
@@ -620,47 +633,69 @@ export interface TcAction {
 
 /** u32's options. */
 export interface U32Options {
+  /** Which options these are. */
   kind: "u32";
   /** `flowid`/`classid`. */
   classid?: number;
+  /** `TCA_U32_HASH`: the hash table and bucket the node is in. */
   hash?: number;
+  /** `TCA_U32_LINK`: the hash table a match jumps to. */
   link?: number;
+  /** `TCA_U32_DIVISOR`: buckets of a hash table (on table nodes). */
   divisor?: number;
+  /** `TCA_U32_SEL`: the keys. */
   selector?: U32Selector;
+  /** `TCA_U32_INDEV`: only packets that came in on this device. */
   indev?: string;
+  /** `TCA_U32_FLAGS` (`TCA_CLS_FLAGS_*`: skip_hw, skip_sw, in_hw, not_in_hw). */
   flags?: number;
+  /** `TCA_U32_ACT`: the actions run on a match. */
   actions?: TcAction[];
+  /** Attributes nsnet does not decode. */
   unknown?: RawAttribute[];
 }
 
 /** A classic BPF instruction (`struct sock_filter`). */
 export interface BpfInstruction {
+  /** Opcode (`BPF_LD|BPF_W|BPF_ABS`…). */
   code: number;
+  /** Jump offset when true. */
   jt: number;
+  /** Jump offset when false. */
   jf: number;
+  /** The constant operand. */
   k: number;
 }
 
 /** bpf's options. */
 export interface BpfOptions {
+  /** Which options these are. */
   kind: "bpf";
+  /** `TCA_BPF_CLASSID`: the flowid. */
   classid?: number;
   /** A classic-BPF program. */
   ops?: BpfInstruction[];
   /** An eBPF program's fd (requests). */
   fd?: number;
+  /** `TCA_BPF_NAME`: the program's name. */
   name?: string;
   /** `TCA_BPF_FLAG_ACT_DIRECT`. */
   flags?: number;
+  /** `TCA_BPF_FLAGS_GEN` (`TCA_CLS_FLAGS_*`). */
   flagsGen?: number;
+  /** `TCA_BPF_TAG` in hex: the loaded program's tag. */
   tag?: string;
+  /** `TCA_BPF_ID`: the loaded program's id. */
   id?: number;
+  /** `TCA_BPF_ACT`: the actions run on a match. */
   actions?: TcAction[];
+  /** Attributes nsnet does not decode. */
   unknown?: RawAttribute[];
 }
 
 /** Options of a kind nsnet does not decode, or no options. */
 export interface RawOptions {
+  /** Marks options kept as bytes. */
   kind: "raw";
   /** The `TCA_OPTIONS` payload. */
   data: Uint8Array;
