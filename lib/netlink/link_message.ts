@@ -459,16 +459,24 @@ export function decodeLink(
         break;
       default: {
         // Copies shared across the datagram (_stable_copy.ts says why).
-        const [copy, base] = held ??= stableCopy(bytes, offset, end);
-        (link.unknown ??= []).push({
-          type,
-          data: copy.subarray(at - base, at - base + length),
-        });
+        let data = EMPTY;
+        if (length > 0) {
+          const [copy, base] = held ??= stableCopy(bytes, offset, end);
+          data = new Uint8Array(
+            copy.buffer,
+            copy.byteOffset + at - base,
+            length,
+          );
+        }
+        (link.unknown ??= []).push({ type, data });
       }
     }
   });
   return link;
 }
+
+// Empty payloads (IFLA_DEVLINK_PORT, IFLA_DPLL_PIN...) share one view: there is nothing to change in it.
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 const OPERSTATE_NUMBERS = new Map(OPERSTATES.map((name, i) => [name, i]));
 
