@@ -154,6 +154,7 @@ const pick = <T>(random: Random, items: readonly T[]): T =>
 function randomConfig(random: Random): {
   lines: string[][];
   filterParents: string[];
+  changes: string[][];
 } {
   const lines: string[][] = [];
   // v3: one classless root qdisc.
@@ -310,7 +311,79 @@ function randomConfig(random: Random): {
     "latency",
     "400ms",
   ]);
-  return { lines, filterParents };
+  // Then change, replace and delete, as tc does them.
+  const changes: string[][] = [
+    [
+      "qdisc",
+      "change",
+      "dev",
+      "ifb0",
+      "root",
+      "tbf",
+      "rate",
+      pick(random, ["50mbit", "5mbit"]),
+      "burst",
+      "64kbit",
+      "latency",
+      "100ms",
+    ],
+    [
+      "qdisc",
+      "replace",
+      "dev",
+      "v3",
+      "root",
+      "pfifo",
+      "limit",
+      pick(random, ["50", "500"]),
+    ],
+  ];
+  if (filterParents.includes("1:")) {
+    changes.push(
+      [
+        "class",
+        "change",
+        "dev",
+        "v1",
+        "parent",
+        "1:",
+        "classid",
+        "1:10",
+        "htb",
+        "rate",
+        pick(random, ["2mbit", "3mbit"]),
+        "ceil",
+        "30mbit",
+      ],
+      [
+        "class",
+        "replace",
+        "dev",
+        "v1",
+        "parent",
+        "1:",
+        "classid",
+        "1:30",
+        "htb",
+        "rate",
+        "1mbit",
+      ],
+      [
+        "filter",
+        "del",
+        "dev",
+        "v1",
+        "parent",
+        "1:",
+        "protocol",
+        "ip",
+        "prio",
+        "5",
+      ],
+      ["class", "del", "dev", "v1", "parent", "1:", "classid", "1:20"],
+    );
+  }
+  return { lines, filterParents, changes };
 }
 
 nsTest(
@@ -321,7 +394,7 @@ nsTest(
       await withNamespaces(4, async ([byTc, peerA, byNsnet, peerB]) => {
         wire(byTc!, peerA!);
         wire(byNsnet!, peerB!);
-        const { lines, filterParents } = randomConfig(random);
+        const { lines, filterParents, changes } = randomConfig(random);
         const context = `seed ${SEED}, round ${round}: ${
           lines.map((l) => l.join(" ")).join("; ")
         }`;
@@ -384,6 +457,51 @@ nsTest(
               context,
             );
           }
+        }
+        // Changing, replacing and deleting through nsnet leaves what tc leaves.
+        for (const line of changes) {
+          run("tc", "-n", nameOf(byTc!), ...line);
+          const [object, verb, ...words] = line;
+          await nsnet(object!, verb!, byNsnet!.path, ...words);
+        }
+        const noLeaf = (classes: Json[]): Json[] =>
+          classes.map(({ leaf: _leaf, ...rest }) => rest);
+        assertEquals(
+          autoHandles(tcJson(byNsnet!, "qdisc", "show")),
+          autoHandles(tcJson(byTc!, "qdisc", "show")),
+          context,
+        );
+        assertEquals(
+          autoHandlesText(tc(byNsnet!, "-d", "class", "show", "dev", "v1")),
+          autoHandlesText(tc(byTc!, "-d", "class", "show", "dev", "v1")),
+          context,
+        );
+        assertEquals(
+          noLeaf(
+            JSON.parse(
+              await nsnet(
+                "class",
+                "list",
+                byNsnet!.path,
+                "dev",
+                "v1",
+                "--json",
+              ),
+            ),
+          ),
+          noLeaf(
+            JSON.parse(
+              await nsnet("class", "list", byTc!.path, "dev", "v1", "--json"),
+            ),
+          ),
+          context,
+        );
+        for (const parent of filterParents) {
+          assertEquals(
+            tcJson(byNsnet!, "filter", "show", "dev", "v1", "parent", parent),
+            tcJson(byTc!, "filter", "show", "dev", "v1", "parent", parent),
+            context,
+          );
         }
         // Deleting through nsnet leaves what tc deleting leaves.
         run("tc", "-n", nameOf(byTc!), "qdisc", "del", "dev", "v3", "root");

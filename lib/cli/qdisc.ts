@@ -669,14 +669,14 @@ export function optionsJson(
         out.direct_qlen = options.directQlen;
       }
       if (options.parms !== undefined) {
+        // As iproute2's htb_print_opt without -d (tc 6.1 printed classes as text only).
         const p = options.parms;
-        out.prio = p.prio;
+        if (p.level === 0) out.prio = p.prio;
         out.rate = p.rate.rate;
+        if (p.rate.overhead !== 0) out.overhead = p.rate.overhead;
         out.ceil = p.ceil.rate;
         out.burst = xmitSize(p.rate.rate, p.buffer, clock);
         out.cburst = xmitSize(p.ceil.rate, p.cbuffer, clock);
-        out.quantum = p.quantum;
-        out.level = p.level;
       }
       return out;
     }
@@ -719,7 +719,7 @@ export function qdiscJson(
   return out;
 }
 
-/** A class in the shape of tc's class JSON (kind as `class`, handle, parent, options inline). */
+/** A class as iproute2's `tc -j class show dev IF` prints it (kind as `class`, handle, parent, leaf, options inline). */
 export function classJson(
   c: TcObject,
   context: { stats: boolean; clock: SchedClock },
@@ -727,7 +727,7 @@ export function classJson(
   const out: TcJson = { class: c.kind, handle: formatClassId(c.handle) };
   if (c.parent === TC_H.ROOT) out.root = true;
   else out.parent = formatClassId(c.parent);
-  if (c.info !== 0) out.leaf = formatQdiscHandle(c.info);
+  if (c.info !== 0) out.leaf = hex0x(c.info >>> 16);
   Object.assign(out, optionsJson(c.options, context.clock));
   if (context.stats && c.stats !== undefined) {
     Object.assign(out, statsJson(c.stats));

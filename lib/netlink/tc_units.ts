@@ -59,13 +59,20 @@ export function ticksToTime(ticks: number, clock: SchedClock): number {
   return ticks / clock.tickInUsec;
 }
 
-/** Ticks to send `size` bytes at `rate` bytes/s, rounded up, at most 2^32-1 (tc_calc_xmittime). */
+/**
+ * Ticks to send `size` bytes at `rate` bytes/s, at most 2^32-1
+ * (tc_calc_xmittime). The time is truncated to whole microseconds before
+ * it becomes ticks, as the tc beside this kernel (iproute2 6.1) does, so
+ * that nsnet and tc give the kernel the same buckets (newer iproute2
+ * rounds up instead and can differ by a tick).
+ */
 export function xmitTime(
   rate: number,
   size: number,
   clock: SchedClock,
 ): number {
-  const t = Math.ceil(timeToTicks(TIME_UNITS_PER_SEC * (size / rate), clock));
+  const usec = Math.trunc(TIME_UNITS_PER_SEC * (size / rate));
+  const t = Math.trunc(timeToTicks(usec, clock));
   return t >= 0xffffffff ? 0xffffffff : t;
 }
 
