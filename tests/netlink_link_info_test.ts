@@ -11,12 +11,14 @@ import { assert, assertEquals } from "./_assert.ts";
 import { fuzzSeed, prng } from "./_fixtures/fuzz.ts";
 import { randomLink, randomLinkInfo } from "./_fixtures/links.ts";
 import {
+  type Address,
   addressFlagNames,
   addressIpJson,
   decodeAddress,
   decodeLink,
   decodeLinkInfo,
   decodeMessages,
+  encodeAddress,
   encodeLink,
   encodeLinkInfo,
   IFA,
@@ -217,4 +219,49 @@ Deno.test("addresses: unknown attributes, cache info stamps, and ip's flag words
     valid_life_time: 300,
     preferred_life_time: 100,
   });
+});
+
+Deno.test(`addresses: decode(encode(a)) == a on seeded random addresses (seed ${SEED})`, () => {
+  const random = prng(SEED + 2);
+  const n = (k: number): number => Math.floor(random() * k);
+  const maybe = <T>(make: () => T): T | undefined =>
+    random() < 0.5 ? make() : undefined;
+  for (let i = 0; i < 2000; i++) {
+    const v6 = random() < 0.5;
+    const ip = (): string =>
+      v6
+        ? `fd00:${n(65535).toString(16)}::${(1 + n(65535)).toString(16)}`
+        : `10.${n(256)}.${n(256)}.${n(256)}`;
+    const lifetimes = random() < 0.5;
+    const stamps = lifetimes && random() < 0.5;
+    const a: Address = {
+      family: v6 ? 10 : 2,
+      index: 1 + n(1000),
+      address: ip(),
+      peer: maybe(ip),
+      prefixLength: n(v6 ? 129 : 33),
+      scope: [0, 200, 253, 254][n(4)]!,
+      flags: n(0x1000),
+      label: v6 ? undefined : maybe(() => `eth${n(9)}:${n(9)}`),
+      broadcast: v6 ? undefined : maybe(ip),
+      validLifetime: lifetimes ? n(2 ** 32) : undefined,
+      preferredLifetime: lifetimes ? n(2 ** 32) : undefined,
+    };
+    if (stamps) {
+      a.createdStamp = n(2 ** 32);
+      a.updatedStamp = n(2 ** 32);
+    }
+    if (v6 && random() < 0.2) a.anycast = ip();
+    if (random() < 0.2) a.multicast = ip();
+    if (random() < 0.3) a.metric = n(2 ** 32);
+    if (random() < 0.3) a.protocol = n(4);
+    if (random() < 0.3) {
+      a.unknown = [{ type: 40 + n(20), data: Uint8Array.of(n(256)) }];
+    }
+    const bytes = encodeAddress(a).finish(i + 1);
+    const [m] = decodeMessages(bytes);
+    assert(m?.kind === "address");
+    assertEquals(m.address, a, `round ${i} (seed ${SEED})`);
+    assertEquals(encodeAddress(m.address).finish(i + 1), bytes);
+  }
 });

@@ -10,12 +10,13 @@ import {
   attrU32,
   attrU8,
   forEachAttribute,
+  MessageWriter,
   type RawAttribute,
 } from "./codec.ts";
-import { AF, IFA, IFA_F, RT_SCOPE, SIZE } from "./constants.ts";
+import { AF, IFA, IFA_F, NLM_F, RT_SCOPE, RTM, SIZE } from "./constants.ts";
 import { stableCopy } from "./_stable_copy.ts";
 import { NetlinkDecodeError } from "./errors.ts";
-import { formatIP } from "./ip_address.ts";
+import { formatIP, parseIP } from "./ip_address.ts";
 
 /** An IP address assigned to an interface. */
 export interface Address {
@@ -216,4 +217,67 @@ export function unnamedAddressFlags(flags: number): number {
 export function addressProtocolName(protocol: number): string {
   return ["unspec", "kernel_lo", "kernel_ra", "kernel_ll"][protocol] ??
     String(protocol);
+}
+
+/**
+ * Encodes an {@linkcode Address} as an rtnetlink message (RTM_NEWADDR by
+ * default), the same type {@linkcode decodeAddress} gives, so that
+ * `decodeAddress(encodeAddress(a))` equals `a`: the local address as
+ * IFA_LOCAL (IPv4, or when there is a peer) and IFA_ADDRESS, flags in the
+ * 32-bit IFA_FLAGS, lifetimes and stamps in IFA_CACHEINFO, then the
+ * unknown attributes as they came.
+ */
+export function encodeAddress(
+  address: Address,
+  type: number = RTM.NEWADDR,
+  flags: number = NLM_F.REQUEST,
+): MessageWriter {
+  const w = new MessageWriter(type, flags).struct(
+    SIZE.IFADDRMSG,
+    (view, at) => {
+      view.setUint8(at, address.family);
+      view.setUint8(at + 1, address.prefixLength);
+      view.setUint8(at + 2, address.flags & 0xff);
+      view.setUint8(at + 3, address.scope);
+      view.setUint32(at + 4, address.index, true);
+    },
+  );
+  const ip = (text: string): Uint8Array => parseIP(text).bytes;
+  if (address.address !== "") {
+    if (address.family === AF.INET || address.peer !== undefined) {
+      w.bytes(IFA.LOCAL, ip(address.address));
+    }
+    w.bytes(IFA.ADDRESS, ip(address.peer ?? address.address));
+  }
+  if (address.label !== undefined) w.string(IFA.LABEL, address.label);
+  if (address.broadcast !== undefined) {
+    w.bytes(IFA.BROADCAST, ip(address.broadcast));
+  }
+  if (address.anycast !== undefined) w.bytes(IFA.ANYCAST, ip(address.anycast));
+  if (address.multicast !== undefined) {
+    w.bytes(IFA.MULTICAST, ip(address.multicast));
+  }
+  if (
+    address.validLifetime !== undefined ||
+    address.preferredLifetime !== undefined
+  ) {
+    const info = new Uint8Array(
+      address.createdStamp !== undefined || address.updatedStamp !== undefined
+        ? 16
+        : 8,
+    );
+    const v = new DataView(info.buffer);
+    v.setUint32(0, address.preferredLifetime ?? 0, true);
+    v.setUint32(4, address.validLifetime ?? 0, true);
+    if (info.length === 16) {
+      v.setUint32(8, address.createdStamp ?? 0, true);
+      v.setUint32(12, address.updatedStamp ?? 0, true);
+    }
+    w.bytes(IFA.CACHEINFO, info);
+  }
+  w.u32(IFA.FLAGS, address.flags);
+  if (address.metric !== undefined) w.u32(IFA.RT_PRIORITY, address.metric);
+  if (address.protocol !== undefined) w.u8(IFA.PROTO, address.protocol);
+  for (const raw of address.unknown ?? []) w.bytes(raw.type, raw.data);
+  return w;
 }
