@@ -9,7 +9,12 @@
  * NSNET_FUZZ_SEED replays a run.
  */
 import { assert, assertEquals } from "./_assert.ts";
-import { nsTest, run, withNamespaces } from "./_helpers.ts";
+import {
+  nsnet as nsnetProcess,
+  nsTest,
+  run,
+  withNamespaces,
+} from "./_helpers.ts";
 import { fuzzSeed, prng } from "./_fixtures/fuzz.ts";
 import { nameOf } from "./_fixtures/netns.ts";
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
@@ -158,7 +163,18 @@ function randomConfig(random: Random): {
 } {
   const lines: string[][] = [];
   // v3: one classless root qdisc.
-  switch (pick(random, ["tbf", "tbf-limit", "pfifo", "bfifo"])) {
+  switch (pick(random, ["tbf", "tbf-limit", "tbf-peak", "pfifo", "bfifo"])) {
+    case "tbf-peak":
+      lines.push(
+        "qdisc add dev v3 root tbf rate 10mbit burst 32kbit latency 400ms"
+          .split(" ").concat([
+            "peakrate",
+            pick(random, ["20mbit", "12mbit"]),
+            "mtu",
+            pick(random, ["1600", "2kb"]),
+          ]),
+      );
+      break;
     case "tbf":
       lines.push([
         "qdisc",
@@ -691,6 +707,17 @@ nsTest(
       }
       if (message !== "") {
         assert(message.includes("CONFIG_NET_SCH_NETEM"), message);
+      }
+      // And the nsnet program: one line on standard error, exit status 1.
+      const cli = await nsnetProcess(
+        ..."qdisc add".split(" "),
+        ns!.path,
+        ..."dev v3 root netem delay 100ms 10ms 25% loss 1%".split(" "),
+      );
+      if (message !== "") {
+        assertEquals(cli.code, 1, cli.stderr);
+        assertEquals(cli.stderr.trim().split("\n").length, 1, cli.stderr);
+        assert(cli.stderr.includes("CONFIG_NET_SCH_NETEM"), cli.stderr);
       }
       addQdisc(sock, { device: "v1", kind: "ingress" });
       try {
