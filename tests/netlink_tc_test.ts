@@ -143,7 +143,9 @@ function wire(ns: NetNS, peer: NetNS): void {
   );
   run("ip", "-n", n, "link", "add", "v3", "type", "veth", "peer", "name", "v4");
   run("ip", "-n", n, "link", "add", "ifb0", "type", "ifb");
-  for (const dev of ["v1", "v3", "v4", "ifb0"]) {
+  // ifb1 keeps the default pfifo_fast.
+  run("ip", "-n", n, "link", "add", "ifb1", "type", "ifb");
+  for (const dev of ["v1", "v3", "v4", "ifb0", "ifb1"]) {
     run("ip", "-n", n, "link", "set", dev, "up");
   }
   run("ip", "-n", p, "link", "set", "v2", "up");
@@ -446,7 +448,7 @@ nsTest(
             tcJson(ns, "qdisc", "show"),
             context,
           );
-          for (const dev of ["v1", "v3", "ifb0"]) {
+          for (const dev of ["v1", "v3", "ifb0", "ifb1"]) {
             assertEquals(
               JSON.parse(
                 await nsnet("qdisc", "show", ns.path, "dev", dev, "--json"),

@@ -684,7 +684,12 @@ export function optionsJson(
     case "bfifo":
       return { limit: options.limit };
     case "pfifo_fast":
-      return { bands: options.limit, priomap: options.priomap };
+      // As prio_print_opt: multiqueue is printed false unless TCA_PRIO_MQ says otherwise.
+      return {
+        bands: options.limit,
+        priomap: options.priomap,
+        multiqueue: false,
+      };
     case "netem":
       return netemJson(options);
     default:
