@@ -301,7 +301,7 @@ function randomBpf(random: Random): BpfOptions {
 }
 
 function randomObject(random: Random): TcObject {
-  const pick = int(random, 8);
+  const pick = int(random, 9);
   let options: TcOptions | undefined;
   let kind: string;
   switch (pick) {
@@ -332,6 +332,26 @@ function randomObject(random: Random): TcObject {
     case 6:
       kind = maybe(random) ? "ingress" : "clsact";
       break;
+    case 7: {
+      kind = maybe(random) ? "fq_codel" : "fq";
+      const names = kind === "fq"
+        ? ["plimit", "flow_plimit", "quantum", "horizon", "horizon_drop"]
+        : ["target", "limit", "interval", "ecn", "ce_threshold_selector"];
+      const values: Record<string, number> = {};
+      for (const name of names) {
+        if (maybe(random)) {
+          values[name] = name.endsWith("_drop") || name.endsWith("_selector")
+            ? int(random, 256)
+            : u32(random);
+        }
+      }
+      options = { kind, values } as TcOptions;
+      const unknown = randomUnknown(random, [16, 17, 30]);
+      if (unknown !== undefined) {
+        (options as { unknown?: RawAttribute[] }).unknown = unknown;
+      }
+      break;
+    }
     default:
       kind = `kind${int(random, 10)}`;
       options = { kind: "raw", data: bytes(random, int(random, 40)) };

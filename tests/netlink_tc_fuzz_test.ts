@@ -270,6 +270,29 @@ nsTest(
           ),
         }),
       ];
+      requests.push(
+        tcRequest(RTM_TC.NEWQDISC, 0, {
+          index: 2,
+          parent: TC_H.ROOT,
+          kind: "fq_codel",
+          options: {
+            kind: "fq_codel",
+            values: {
+              target: 5000,
+              limit: 10240,
+              interval: 100000,
+              ecn: 1,
+              ce_threshold_selector: 1,
+            },
+          },
+        }),
+        tcRequest(RTM_TC.NEWQDISC, 0, {
+          index: 2,
+          parent: TC_H.ROOT,
+          kind: "fq",
+          options: { kind: "fq", values: { plimit: 10000, horizon_drop: 1 } },
+        }),
+      );
       requests.forEach((r, i) => seeds.push(r.finish(i + 1)));
       const kinds = new Set(
         seeds.flatMap((s) => decodeMessages(s)).map((m) => m.kind),

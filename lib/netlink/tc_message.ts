@@ -693,6 +693,90 @@ export interface BpfOptions {
   unknown?: RawAttribute[];
 }
 
+/**
+ * fq_codel's or fq's options (qdiscs this kernel lacks), decoded by schema
+ * into named scalars (`TCA_FQ_CODEL_*`, `TCA_FQ_*` without the prefix, in
+ * lower case: `target`, `limit`, `interval`, `flows`, `quantum`…; times in
+ * microseconds as the kernel gives them).
+ */
+export interface ScalarOptions {
+  /** Which options these are. */
+  kind: "fq_codel" | "fq";
+  /** The attributes by name. */
+  values: Record<string, number>;
+  /** Attributes outside the schema (fq's priomap and weights among them). */
+  unknown?: RawAttribute[];
+}
+
+type Schema = Readonly<Record<number, readonly [string, 1 | 4]>>;
+
+const FQ_CODEL_SCHEMA: Schema = {
+  1: ["target", 4],
+  2: ["limit", 4],
+  3: ["interval", 4],
+  4: ["ecn", 4],
+  5: ["flows", 4],
+  6: ["quantum", 4],
+  7: ["ce_threshold", 4],
+  8: ["drop_batch_size", 4],
+  9: ["memory_limit", 4],
+  10: ["ce_threshold_selector", 1],
+  11: ["ce_threshold_mask", 1],
+};
+
+const FQ_SCHEMA: Schema = {
+  1: ["plimit", 4],
+  2: ["flow_plimit", 4],
+  3: ["quantum", 4],
+  4: ["initial_quantum", 4],
+  5: ["rate_enable", 4],
+  6: ["flow_default_rate", 4],
+  7: ["flow_max_rate", 4],
+  8: ["buckets_log", 4],
+  9: ["flow_refill_delay", 4],
+  10: ["orphan_mask", 4],
+  11: ["low_rate_threshold", 4],
+  12: ["ce_threshold", 4],
+  13: ["timer_slack", 4],
+  14: ["horizon", 4],
+  15: ["horizon_drop", 1],
+};
+
+function decodeScalars(
+  kind: "fq_codel" | "fq",
+  bytes: Uint8Array,
+  view: DataView,
+  start: number,
+  end: number,
+): ScalarOptions {
+  const schema = kind === "fq" ? FQ_SCHEMA : FQ_CODEL_SCHEMA;
+  const out: ScalarOptions = { kind, values: {} };
+  const unknown: RawAttribute[] = [];
+  walk(view, start, end, (type, at, length) => {
+    const field = schema[type];
+    if (field === undefined) {
+      unknown.push(rawAttribute(bytes, type, at, length));
+    } else {
+      out.values[field[0]] = field[1] === 1
+        ? attrU8(view, at, length)
+        : attrU32(view, at, length);
+    }
+  });
+  if (unknown.length > 0) out.unknown = unknown;
+  return out;
+}
+
+function writeScalars(w: MessageWriter, o: ScalarOptions): void {
+  const schema = o.kind === "fq" ? FQ_SCHEMA : FQ_CODEL_SCHEMA;
+  for (const [type, [name, size]] of Object.entries(schema)) {
+    const value = o.values[name];
+    if (value === undefined) continue;
+    if (size === 1) w.u8(Number(type), value);
+    else w.u32(Number(type), value);
+  }
+  for (const raw of o.unknown ?? []) w.bytes(raw.type, raw.data);
+}
+
 /** Options of a kind nsnet does not decode, or no options. */
 export interface RawOptions {
   /** Marks options kept as bytes. */
@@ -709,6 +793,7 @@ export type TcOptions =
   | NetemOptions
   | U32Options
   | BpfOptions
+  | ScalarOptions
   | RawOptions;
 
 /** A qdisc, class or filter as the kernel reports it. */
@@ -1245,6 +1330,9 @@ function decodeOptions(
     }
     case "netem":
       return decodeNetem(bytes, view, at, end);
+    case "fq_codel":
+    case "fq":
+      return decodeScalars(kind, bytes, view, at, end);
     case "u32":
       return decodeU32(bytes, view, at, end);
     case "bpf":
@@ -1711,10 +1799,22 @@ export function writeTcOptions(w: MessageWriter, options: TcOptions): void {
       return;
   }
   w.begin(TCA.OPTIONS);
-  if (options.kind === "tbf") writeTbf(w, options);
-  else if (options.kind === "htb") writeHtb(w, options);
-  else if (options.kind === "u32") writeU32(w, options);
-  else writeBpf(w, options);
+  switch (options.kind) {
+    case "tbf":
+      writeTbf(w, options);
+      break;
+    case "htb":
+      writeHtb(w, options);
+      break;
+    case "u32":
+      writeU32(w, options);
+      break;
+    case "bpf":
+      writeBpf(w, options);
+      break;
+    default:
+      writeScalars(w, options);
+  }
   w.end();
 }
 
