@@ -679,7 +679,7 @@ nsTest(
         ok(await nsnetAsUser(["link", "list", "blue", "--json"]), "link list")
           .stdout,
       );
-      assertEquals(links.map((l: { name: string }) => l.name), ["lo"]);
+      assertEquals(links.map((l: { ifname: string }) => l.ifname), ["lo"]);
       ok(await nsnetAsUser(["del", "blue"]), "del");
     } finally {
       await cleanupRootless();
