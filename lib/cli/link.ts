@@ -391,6 +391,37 @@ function misplaced(word: string, kind: string | undefined): never {
 }
 
 /**
+ * The namespace a command's first word names, if it does. ip's words come in
+ * any order, so the first word is the namespace only when it is no keyword
+ * and the words after it still name the link: a bare word, or one of
+ * `names` (`dev`, `name`), before any of `stops` (`type`, a kind). The
+ * `keywords` other than `flags` take a value, which is skipped.
+ */
+function namedFirst(
+  words: readonly string[],
+  keys: {
+    keywords: ReadonlySet<string>;
+    names: string[];
+    flags: string[];
+    stops: string[];
+  },
+): string | undefined {
+  const [first] = words;
+  if (first === undefined || keys.keywords.has(first)) {
+    return undefined;
+  }
+  for (let i = 1; i < words.length; i++) {
+    const word = words[i]!;
+    if (keys.stops.includes(word)) return undefined;
+    if (keys.names.includes(word)) return first;
+    if (keys.flags.includes(word)) continue;
+    if (keys.keywords.has(word)) i++;
+    else return first;
+  }
+  return undefined;
+}
+
+/**
  * Parses `ip link add`'s words: `[NS] [name|dev] NAME [link PARENT] [mtu N]
  * [address MAC] [master BR] [up] [type] KIND [KIND's words]`. The first word
  * is the namespace when a name follows it (a bare word that is no kind, or
@@ -401,15 +432,12 @@ export function parseLinkAddWords(
   words: readonly string[],
   kindGiven = false,
 ): ParsedLinkWords<LinkAddRequest> {
-  let netns: string | undefined;
-  const [first, second] = words;
-  if (
-    first !== undefined && !ADD_WORDS.has(first) && second !== undefined &&
-    (second === "name" || second === "dev" ||
-      (!ADD_WORDS.has(second) && (kindGiven || !WORD_KINDS.has(second))))
-  ) {
-    netns = first;
-  }
+  const netns = namedFirst(words, {
+    keywords: ADD_WORDS,
+    names: ["name", "dev"],
+    flags: ["up"],
+    stops: kindGiven ? ["type"] : ["type", ...WORD_KINDS],
+  });
   const request: LinkAddRequest = {};
   const read = wordReader(words, netns === undefined ? 0 : 1);
   const setName = (word: string, name: string): void => {
@@ -511,9 +539,13 @@ export function netnsWordPath(word: string): string {
 /**
  * The {@linkcode LinkSpec} a request describes (without the veth peer's
  * namespace, which {@linkcode LinkAddRequest.peerNetns} names). Throws
- * {@linkcode InvalidArgumentError} for what the kind lacks or cannot take.
+ * {@linkcode InvalidArgumentError} for what the kind lacks or cannot take;
+ * `netns`, the namespace the words named, makes that error clearer.
  */
-export function linkSpecOf(request: LinkAddRequest): LinkSpec {
+export function linkSpecOf(
+  request: LinkAddRequest,
+  netns?: string,
+): LinkSpec {
   const { name, kind } = request;
   if (name === undefined) {
     throw new InvalidArgumentError("the new link needs a name", {
@@ -522,7 +554,10 @@ export function linkSpecOf(request: LinkAddRequest): LinkSpec {
   }
   if (kind === undefined) {
     throw new InvalidArgumentError(`the link ${name} needs a type`, {
-      hint: `type KIND (or -t KIND): ${[...WORD_KINDS].join(", ")}`,
+      hint: `type KIND (or -t KIND): ${[...WORD_KINDS].join(", ")}` +
+        (netns === undefined
+          ? ""
+          : `; ${netns} was taken as the namespace, ${name} as the link`),
     });
   }
   const common = {
@@ -740,7 +775,7 @@ function addCommand(): CommandUnknownOpts {
           up: opts.up === true ? true : undefined,
         }),
       };
-      const spec = linkSpecOf(request);
+      const spec = linkSpecOf(request, parsed.netns);
       withNetlink(oneNamespace(parsed.netns, opts.netns), (sock) => {
         if (spec.kind !== "veth" || request.peerNetns === undefined) {
           createLink(sock, spec);
@@ -786,12 +821,12 @@ const SET_HELP =
 export function parseLinkSetWords(
   words: readonly string[],
 ): ParsedLinkWords<LinkSetRequest> {
-  const [first, second] = words;
-  const netns = first !== undefined && first !== "dev" &&
-      second !== undefined &&
-      (second === "dev" || !SET_WORDS.has(second))
-    ? first
-    : undefined;
+  const netns = namedFirst(words, {
+    keywords: SET_WORDS,
+    names: ["dev"],
+    flags: ["up", "down", "nomaster"],
+    stops: [],
+  });
   const read = wordReader(words, netns === undefined ? 0 : 1);
   let link: LinkRef | undefined;
   const changes: LinkChanges = {};
