@@ -48,6 +48,19 @@ export const LIBC_SYMBOLS = {
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   // int ioctl(int fd, unsigned long request, ...) — only argument-less requests
   ioctl: { parameters: ["i32", "u64"], result: "i32" },
+  // int ioctl(int fd, unsigned long request, void *arg) — ioctl is variadic,
+  // so each argument form it is called with is bound as its own entry.
+  ioctl_pointer: {
+    name: "ioctl",
+    parameters: ["i32", "u64", "buffer"],
+    result: "i32",
+  },
+  // int ioctl(int fd, unsigned long request, unsigned long arg)
+  ioctl_integer: {
+    name: "ioctl",
+    parameters: ["i32", "u64", "u64"],
+    result: "i32",
+  },
   // pid_t gettid(void)
   gettid: { parameters: [], result: "i32" },
   // uid_t getuid(void)

@@ -776,7 +776,12 @@ function addCommand(): CommandUnknownOpts {
         }),
       };
       const spec = linkSpecOf(request, parsed.netns);
-      withNetlink(oneNamespace(parsed.netns, opts.netns), (sock) => {
+      withNetlink(oneNamespace(parsed.netns, opts.netns), (sock, ns) => {
+        if (spec.kind === "tun") {
+          // Made by opening /dev/net/tun inside the namespace, not over the socket.
+          createLink(sock, { ...spec, netns: ns });
+          return;
+        }
         if (spec.kind !== "veth" || request.peerNetns === undefined) {
           createLink(sock, spec);
           return;

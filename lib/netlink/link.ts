@@ -1,13 +1,20 @@
 /**
  * Links over rtnetlink, as `ip link` does them: list, get one by name or
- * index, create (veth, bridge, ifb, macvlan, vxlan), change (up/down, MTU,
- * MAC, name, master, namespace) and delete. Each change is one request
- * answered by an ACK; kernel errors come back as {@linkcode NetlinkError}.
+ * index, create (veth, bridge, ifb, macvlan, vxlan, vlan, ipvlan; tun/tap
+ * through /dev/net/tun, as `ip tuntap` does), change (up/down, MTU, MAC,
+ * name, master, namespace) and delete. Each change is one request answered by
+ * an ACK; kernel errors come back as {@linkcode NetlinkError}.
  *
  * @module
  */
 
-import { InvalidArgumentError } from "../errors.ts";
+import { Errno } from "../../ffi/errno.ts";
+import {
+  createPersistentTun,
+  removePersistentTun,
+  type TunDeviceOptions,
+} from "../../ffi/tun.ts";
+import { InvalidArgumentError, SyscallError } from "../errors.ts";
 import { MessageWriter } from "./codec.ts";
 import {
   AF,
@@ -259,11 +266,13 @@ export interface IpvlanSpec extends LinkCommon {
 /**
  * A tun or tap device. Linux does not create tun/tap devices over rtnetlink
  * (6.18 answers EOPNOTSUPP, "tun/tap creation via rtnetlink is not
- * supported"): they are made by opening /dev/net/tun in the namespace and
- * `ioctl(TUNSETIFF)` (+ TUNSETPERSIST), as `ip tuntap add` does, which nsnet
- * does not do yet. {@linkcode createLink} sends the request anyway (for
- * kernels that accept it) and turns the refusal into one clear
- * {@linkcode LinkKindMissingError}. Existing tun/tap devices are read fully.
+ * supported"), so {@linkcode createLink} makes them as `ip tuntap add` does:
+ * it opens /dev/net/tun with the calling thread inside the namespace
+ * (`netns`, else the thread's own), `ioctl(TUNSETIFF)`, TUNSETOWNER and
+ * TUNSETGROUP when asked, TUNSETPERSIST, closes the fd (the device stays), then
+ * applies mtu, mac, master and up over the socket. Needs CAP_NET_ADMIN there;
+ * entering `netns` needs root (rootless, `NetNS.run` refuses a
+ * namespace it could not come back from).
  */
 export interface TunSpec extends LinkCommon {
   /** Link kind. */
@@ -280,8 +289,19 @@ export interface TunSpec extends LinkCommon {
   vnetHdr?: boolean;
   /** Several queues. */
   multiQueue?: boolean;
-  /** Keep the device when its last fd closes. */
+  /**
+   * Keep the device when its last fd closes. Default and only value
+   * {@linkcode createLink} takes: it keeps no fd, so a device that did not
+   * persist would be gone when it returns.
+   */
   persist?: boolean;
+  /**
+   * The namespace the socket given to {@linkcode createLink} is in, when that
+   * is not the calling thread's: the device is made by opening /dev/net/tun
+   * inside it (a `NetNS`). If the socket turns out to be elsewhere, the device
+   * is removed again and {@linkcode createLink} fails.
+   */
+  netns?: { run<T>(fn: () => T): T };
 }
 
 /** Everything {@linkcode createLink} can create. */
@@ -355,26 +375,93 @@ function commonAttributes(
 
 /** Creates a link; fails with EEXIST if the name is taken. Read it back with {@linkcode getLink}. */
 export function createLink(sock: NetlinkSocket, spec: LinkSpec): void {
+  if (spec.kind === "tun") {
+    createTunLink(sock, spec);
+    return;
+  }
   const writer = createLinkRequest(spec, (link) => linkIndex(sock, link));
   try {
     sock.execute(writer, `create ${spec.kind} link ${spec.name}`);
   } catch (error) {
     if (error instanceof NetlinkError && error.code === "EOPNOTSUPP") {
-      if (spec.kind === "tun") {
-        throw new NetlinkError(
-          error.operation,
-          error.errno,
-          error.kernelMessage,
-          {
-            cause: error,
-            hint:
-              "Linux makes tun/tap devices only through /dev/net/tun (TUNSETIFF), " +
-              `not over rtnetlink: create it with \`ip tuntap add NAME mode ${spec.type}\`; ` +
-              "nsnet reads and deletes it",
-          },
-        );
-      }
       throw new LinkKindMissingError(spec.kind, error);
+    }
+    throw error;
+  }
+}
+
+/**
+ * A tun/tap through /dev/net/tun (see {@linkcode TunSpec}); fails with EEXIST,
+ * as the other kinds do, when the name is taken, and leaves nothing behind
+ * when a later step fails.
+ */
+function createTunLink(sock: NetlinkSocket, spec: TunSpec): void {
+  const operation = `create tun link ${spec.name}`;
+  validateLinkName(spec.name);
+  if (spec.persist === false) {
+    throw new InvalidArgumentError(
+      `${operation}: a tun/tap that does not persist would vanish at once`,
+      {
+        hint:
+          "createLink keeps no fd open: leave persist unset (or true), or open /dev/net/tun yourself",
+      },
+    );
+  }
+  const device: TunDeviceOptions = {
+    type: spec.type,
+    pi: spec.pi,
+    vnetHdr: spec.vnetHdr,
+    multiQueue: spec.multiQueue,
+    owner: spec.owner,
+    group: spec.group,
+  };
+  const inside = <T>(fn: () => T): T =>
+    spec.netns === undefined ? fn() : spec.netns.run(fn);
+  try {
+    inside(() => createPersistentTun(spec.name, device));
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === "EBUSY") {
+      // TUNSETIFF with IFF_TUN_EXCL: a device of that name exists.
+      throw new NetlinkError(operation, Errno.EEXIST, undefined, {
+        cause: error,
+      });
+    }
+    if (error instanceof SyscallError && error.code === "ENOENT") {
+      throw new LinkKindMissingError(
+        "tun",
+        new NetlinkError(operation, Errno.EOPNOTSUPP, undefined, {
+          cause: error,
+        }),
+      );
+    }
+    throw error;
+  }
+  try {
+    getLink(sock, spec.name, { stats: false });
+  } catch (error) {
+    if (!(error instanceof LinkNotFoundError)) throw error;
+    inside(() => removePersistentTun(spec.name, device));
+    throw new InvalidArgumentError(
+      `${operation}: the socket is not in the namespace the device was made in`,
+      {
+        cause: error,
+        hint: "pass the socket's namespace as the spec's netns",
+      },
+    );
+  }
+  const changes: LinkChanges = {};
+  if (spec.mtu !== undefined) changes.mtu = spec.mtu;
+  if (spec.mac !== undefined) changes.mac = spec.mac;
+  if (spec.master !== undefined) changes.master = spec.master;
+  if (spec.up) changes.up = true;
+  if (Object.keys(changes).length === 0) return;
+  try {
+    setLink(sock, spec.name, changes);
+  } catch (error) {
+    try {
+      deleteLink(sock, spec.name);
+    } catch {
+      // The first error is the one to report; a link gone already is fine.
     }
     throw error;
   }
