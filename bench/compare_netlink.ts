@@ -15,6 +15,13 @@ import { AF, RT_TABLE } from "../lib/netlink/constants.ts";
 import { listLinks } from "../lib/netlink/link.ts";
 import { listRoutes } from "../lib/netlink/route.ts";
 import { NetlinkSocket } from "../lib/netlink/socket.ts";
+import {
+  ipBatch,
+  median,
+  nameOf,
+  runPyroute2,
+  timeProcess,
+} from "./_netlink_contenders.ts";
 
 const positional = Deno.args.filter((a) => !a.startsWith("--"));
 const runs = Number(positional[0] ?? 15);
@@ -28,81 +35,6 @@ const only = new Set(
 const LINKS = 1000;
 const ROUTES = 100_000;
 const MULTIPATH = 10_000;
-const PYTHON = "/usr/bin/python3";
-
-function nameOf(ns: NetNS): string {
-  return ns.path.slice(ns.path.lastIndexOf("/") + 1);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2
-    ? sorted[mid]!
-    : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-async function ipBatch(ns: NetNS, lines: string[]): Promise<void> {
-  const child = new Deno.Command("ip", {
-    args: ["-n", nameOf(ns), "-batch", "-"],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-}
-
-function has(command: string, ...args: string[]): boolean {
-  try {
-    return new Deno.Command(command, { args, stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-/** Median wall time in ms of a whole `ip` process: hyperfine -N when installed, else spawn timing. */
-function timeProcess(args: string[]): { ms: number; how: string } {
-  if (has("hyperfine", "--version")) {
-    const json = Deno.makeTempFileSync({ suffix: ".json" });
-    try {
-      const out = new Deno.Command("hyperfine", {
-        args: [
-          "-N",
-          "--warmup",
-          "3",
-          "--runs",
-          String(runs),
-          "--export-json",
-          json,
-          args.join(" "),
-        ],
-        stdout: "null",
-        stderr: "piped",
-      }).outputSync();
-      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-      const result = JSON.parse(Deno.readTextFileSync(json)).results[0];
-      return { ms: result.median * 1000, how: "hyperfine -N" };
-    } finally {
-      Deno.removeSync(json);
-    }
-  }
-  const samples: number[] = [];
-  for (let i = 0; i < runs + 3; i++) {
-    const start = performance.now();
-    const out = new Deno.Command(args[0]!, {
-      args: args.slice(1),
-      stdout: "null",
-    }).outputSync();
-    if (!out.success) throw new Error(`${args.join(" ")} failed`);
-    if (i >= 3) samples.push(performance.now() - start);
-  }
-  return { ms: median(samples), how: "spawned from Deno" };
-}
 
 /** Median ms of `call` run inside Python in namespace `ns`, or undefined without pyroute2. */
 function timePyroute2(
@@ -110,7 +42,6 @@ function timePyroute2(
   call: string,
   times: number,
 ): number | undefined {
-  if (!has(PYTHON, "-c", "import pyroute2")) return undefined;
   const script = [
     "import json, socket, time",
     "from pyroute2 import IPRoute",
@@ -122,13 +53,8 @@ function timePyroute2(
     "    samples.append((time.perf_counter() - start) * 1000)",
     "print(json.dumps(samples))",
   ].join("\n");
-  const out = new Deno.Command("ip", {
-    args: ["netns", "exec", nameOf(ns), PYTHON, "-c", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return median(JSON.parse(new TextDecoder().decode(out.stdout)));
+  const samples = runPyroute2(ns, script) as number[] | undefined;
+  return samples === undefined ? undefined : median(samples);
 }
 
 function timeNsnet(fn: () => unknown): number {
@@ -172,7 +98,7 @@ try {
       "-s",
       "link",
       "show",
-    ]);
+    ], runs);
     how = ip.how;
     rows.push({
       label: `${LINKS + 1} links with stats`,
@@ -201,7 +127,10 @@ try {
     const nsnet = timeNsnet(() =>
       listRoutes(sock, { family: AF.INET, table: RT_TABLE.MAIN })
     );
-    const ip = timeProcess(["ip", "-n", nameOf(routeNS), "route", "show"]);
+    const ip = timeProcess(
+      ["ip", "-n", nameOf(routeNS), "route", "show"],
+      runs,
+    );
     how = ip.how;
     rows.push({
       label: `${ROUTES.toLocaleString("en")} IPv4 routes`,
@@ -249,7 +178,7 @@ try {
       "-j",
       "route",
       "show",
-    ]);
+    ], runs);
     how = ip.how;
     rows.push({
       label: `${MULTIPATH.toLocaleString("en")} multipath routes (ip -j)`,
