@@ -4,34 +4,15 @@
  */
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { nsTest, run, withNamespaces } from "./_helpers.ts";
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { cliOf } from "./_fixtures/cli.ts";
 import { addrCommand } from "../lib/cli/addr.ts";
 import { linkCommand } from "../lib/cli/link.ts";
 import { routeCommand } from "../lib/cli/route.ts";
 import { LinkNotFoundError, NetlinkError } from "../lib/netlink/mod.ts";
 import { ipJson, type Json, nameOf } from "./_fixtures/netns.ts";
 
-/** Runs `nsnet ARGS…` in-process with the netlink commands and returns what it printed. */
-async function nsnet(...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...parts: unknown[]): void => {
-    lines.push(parts.map(String).join(" "));
-  };
-  try {
-    const program = new Command("nsnet").exitOverride();
-    const commands: CommandUnknownOpts[] = [
-      linkCommand(),
-      addrCommand(),
-      routeCommand(),
-    ];
-    for (const command of commands) program.addCommand(command);
-    await program.parseAsync(args, { from: "user" });
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
-}
+/** `nsnet ARGS…` in-process with these commands; returns what it printed. */
+const nsnet = cliOf(() => [linkCommand(), addrCommand(), routeCommand()]);
 
 nsTest("nsnet link/addr/route: two namespaces wired without ip", async () => {
   await withNamespaces(2, async ([a, b]) => {

@@ -8,7 +8,7 @@ import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { nsTest, run, withNamespaces } from "./_helpers.ts";
 import { fuzzSeed, prng } from "./_fixtures/fuzz.ts";
 import { ipJson, type Json, nameOf } from "./_fixtures/netns.ts";
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { cliOf } from "./_fixtures/cli.ts";
 import { neighbourJson, neighCommand } from "../lib/cli/neigh.ts";
 import { ruleCommand, ruleJson } from "../lib/cli/rule.ts";
 import {
@@ -23,23 +23,8 @@ import type { NetNS } from "../lib/netns/netns.ts";
 
 const SEED = fuzzSeed();
 
-/** Runs `nsnet ARGS…` in-process with the rule and neigh commands; returns what it printed. */
-async function nsnet(...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...parts: unknown[]): void => {
-    lines.push(parts.map(String).join(" "));
-  };
-  try {
-    const program = new Command("nsnet").exitOverride();
-    const commands: CommandUnknownOpts[] = [ruleCommand(), neighCommand()];
-    for (const command of commands) program.addCommand(command);
-    await program.parseAsync(args, { from: "user" });
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
-}
+/** `nsnet ARGS…` in-process with these commands; returns what it printed. */
+const nsnet = cliOf(() => [ruleCommand(), neighCommand()]);
 
 type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T =>

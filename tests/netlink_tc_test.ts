@@ -17,7 +17,7 @@ import {
 } from "./_helpers.ts";
 import { fuzzSeed, prng } from "./_fixtures/fuzz.ts";
 import { nameOf } from "./_fixtures/netns.ts";
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { cliOf } from "./_fixtures/cli.ts";
 import { classCommand, qdiscCommand } from "../lib/cli/qdisc.ts";
 import { filterCommand } from "../lib/cli/filter.ts";
 import {
@@ -39,27 +39,8 @@ import type { NetNS } from "../lib/netns/netns.ts";
 
 const SEED = fuzzSeed();
 
-/** Runs `nsnet ARGS…` in-process with the tc commands; returns what it printed. */
-async function nsnet(...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...parts: unknown[]): void => {
-    lines.push(parts.map(String).join(" "));
-  };
-  try {
-    const program = new Command("nsnet").exitOverride();
-    const commands: CommandUnknownOpts[] = [
-      qdiscCommand(),
-      classCommand(),
-      filterCommand(),
-    ];
-    for (const command of commands) program.addCommand(command);
-    await program.parseAsync(args, { from: "user" });
-  } finally {
-    console.log = log;
-  }
-  return lines.join("\n");
-}
+/** `nsnet ARGS…` in-process with these commands; returns what it printed. */
+const nsnet = cliOf(() => [qdiscCommand(), classCommand(), filterCommand()]);
 
 type Json = Record<string, unknown>;
 

@@ -17,9 +17,27 @@ function throwInsteadOfExit(command: CommandUnknownOpts): void {
  * returns what it wrote with `console.log`, one line per call. A usage error
  * throws instead of ending the test process.
  */
-export async function cli(
+export function cli(
   command: CommandUnknownOpts,
   ...args: string[]
+): Promise<string> {
+  return runCommands([command], args);
+}
+
+/**
+ * An in-process `nsnet` with the commands `make` returns (made afresh for
+ * each call: commander keeps parsed options on its objects): each call
+ * parses its arguments and returns what was printed, as {@linkcode cli}.
+ */
+export function cliOf(
+  make: () => CommandUnknownOpts[],
+): (...args: string[]) => Promise<string> {
+  return (...args: string[]) => runCommands(make(), args);
+}
+
+async function runCommands(
+  commands: CommandUnknownOpts[],
+  args: string[],
 ): Promise<string> {
   const lines: string[] = [];
   const log = console.log;
@@ -27,7 +45,8 @@ export async function cli(
     lines.push(parts.map(String).join(" "));
   };
   try {
-    const program = new Command("nsnet").addCommand(command);
+    const program = new Command("nsnet");
+    for (const command of commands) program.addCommand(command);
     throwInsteadOfExit(program);
     await program.parseAsync(args, { from: "user" });
   } finally {
