@@ -230,7 +230,9 @@ Deno.test(`addresses: decode(encode(a)) == a on seeded random addresses (seed ${
     const v6 = random() < 0.5;
     const ip = (): string =>
       v6
-        ? `fd00:${n(65535).toString(16)}::${(1 + n(65535)).toString(16)}`
+        // Both groups non-zero: "fd00:0::1" is not how the decoder (or ip)
+        // writes an address, so it would never round-trip as a string.
+        ? `fd00:${(1 + n(65534)).toString(16)}::${(1 + n(65535)).toString(16)}`
         : `10.${n(256)}.${n(256)}.${n(256)}`;
     const lifetimes = random() < 0.5;
     const stamps = lifetimes && random() < 0.5;
