@@ -17,7 +17,7 @@ cd "$here"
 DENO_VERSION=2.9.6
 # Packages the tests drive as peers or need as helpers; the benchmarks' peers on top.
 PACKAGES=(iproute2 util-linux procps uidmap slirp4netns passt nftables iptables bash coreutils
-  containernetworking-plugins netavark podman runc catatonit busybox-static)
+  containernetworking-plugins netavark podman runc catatonit busybox-static iputils-ping iperf3 containerd)
 BENCH_PACKAGES=(hyperfine python3-pyroute2)
 
 log() { printf '\033[1m[nsnet]\033[0m %s\n' "$*" >&2; }
