@@ -182,7 +182,30 @@ nsTest(
     assertEquals(decoder.decode(env.stdout), "hi /tmp\n");
     const child = sb.spawn("sh", { args: ["-c", "exit 3"] });
     assertEquals((await child.status).code, 3);
-    assertEquals((await sb.output("nsnet-no-such-command")).code, 127);
+    const missing = await sb.output("nsnet-no-such-command");
+    assertEquals(missing.code, 127);
+    assertEquals(
+      decoder.decode(missing.stderr),
+      "nsnet: nsnet-no-such-command: command not found\n",
+    );
+    const absent = await sb.output("/nonexistent");
+    assertEquals(absent.code, 127);
+    assertEquals(
+      decoder.decode(absent.stderr),
+      "nsnet: /nonexistent: command not found\n",
+    );
+    const plainFile = await Deno.makeTempFile({ prefix: "nsnet-not-exec-" });
+    try {
+      await Deno.chmod(plainFile, 0o644);
+      const notExecutable = await sb.output(plainFile);
+      assertEquals(notExecutable.code, 126);
+      assertEquals(
+        decoder.decode(notExecutable.stderr),
+        `nsnet: ${plainFile}: permission denied\n`,
+      );
+    } finally {
+      await Deno.remove(plainFile);
+    }
     assertThrows(
       () => sb.spawn("true", { uid: 1 }),
       NsnetError,

@@ -115,6 +115,15 @@ nsTest(
       "no network namespace: no statistics".slice(0, 0),
     ); // stats printed below
     assertMatch(out.stdout, /total: rx \d+ bytes, tx \d+ bytes/);
+    const missing = await nsnet(
+      "run",
+      "--network",
+      "none",
+      "--",
+      "/nonexistent",
+    );
+    assertEquals(missing.code, 127, missing.stderr);
+    assertEquals(missing.stderr, "nsnet: /nonexistent: command not found\n");
     assertEquals(remains(), EMPTY);
   },
 );

@@ -132,6 +132,13 @@ while [ "$1" != "--" ]; do
   esac
 done
 shift
+# The shell's own words for a missing command name the script ("nsnet-inside:
+# 16: exec: …"); say it as nsnet does elsewhere, with a shell's statuses.
+case "$1" in
+  */*) [ -e "$1" ] || { echo "nsnet: $1: command not found" >&2; exit 127; }
+       [ -f "$1" ] && [ -x "$1" ] || { echo "nsnet: $1: permission denied" >&2; exit 126; } ;;
+  *) command -v -- "$1" >/dev/null 2>&1 || { echo "nsnet: $1: command not found" >&2; exit 127; } ;;
+esac
 exec "$@"
 `;
 
