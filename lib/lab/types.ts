@@ -130,6 +130,14 @@ export interface PlannedSegment {
   from?: string;
   /** For a switch: the namespace holding its bridge. */
   netns?: string;
+  /** For a switch: the bridge's name inside `netns` (`br0`). */
+  bridge?: string;
+  /**
+   * For a switch: the bridge ports inside `netns`, one per member in the
+   * order of `nodes` (`port0`, `port1`, …), each the peer of the member's
+   * interface on this segment.
+   */
+  ports?: string[];
 }
 
 /** The whole plan of a lab: what `Lab.create` builds and the record keeps. */
