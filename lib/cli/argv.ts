@@ -7,12 +7,16 @@
  * @module
  */
 
-/** Commands that work without nsnet's user namespace when run unprivileged. */
-const OUTSIDE_USERNS = new Set(["help", "resolv"]);
+/**
+ * Commands that work without nsnet's user namespace when run unprivileged
+ * (`doctor` checks what making one needs, so it must not need one).
+ */
+const OUTSIDE_USERNS = new Set(["help", "resolv", "doctor"]);
 
 /**
  * Whether the CLI arguments `args` name a command that, run unprivileged,
- * must run inside nsnet's user namespace: all but help, version and `resolv`.
+ * must run inside nsnet's user namespace: all but help, version, `resolv`
+ * and `doctor`.
  */
 export function wantsUserNS(args: readonly string[]): boolean {
   if (

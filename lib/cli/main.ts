@@ -28,6 +28,7 @@ import { neighCommand } from "./neigh.ts";
 import { monitorCommand } from "./monitor.ts";
 import { classCommand, qdiscCommand } from "./qdisc.ts";
 import { filterCommand } from "./filter.ts";
+import { doctorCommand } from "./doctor.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { wantsUserNS } from "./argv.ts";
 import { EXIT } from "./output.ts";
@@ -69,6 +70,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
   program.addCommand(runCommand());
   program.addCommand(sandboxCommand());
   program.addCommand(networkCommand());
+  program.addCommand(doctorCommand());
   for (
     const command of [
       inspectCommand(),
