@@ -240,16 +240,24 @@ async function teardown(record: SandboxRecord): Promise<unknown> {
 }
 
 /**
+ * The sandboxes whose `nsnet run` is gone (its pid ended, or now names a
+ * process that started later): what {@linkcode removeOrphanedSandboxes}
+ * removes, and what `nsnet gc --dry-run` lists.
+ */
+export function orphanedSandboxes(): SandboxRecord[] {
+  return listRecords().filter((record) =>
+    record.runnerPid !== undefined &&
+    !processAlive(record.runnerPid, record.runnerStart)
+  );
+}
+
+/**
  * Removes the sandboxes whose `nsnet run` is gone (killed, or its machine's
  * power cut): what the next run cleans up. Returns their names.
  */
 export async function removeOrphanedSandboxes(): Promise<string[]> {
   const removed: string[] = [];
-  for (const record of listRecords()) {
-    if (
-      record.runnerPid === undefined ||
-      processAlive(record.runnerPid, record.runnerStart)
-    ) continue;
+  for (const record of orphanedSandboxes()) {
     try {
       await removeSandbox(record.name, { force: true });
       warn(
