@@ -8,18 +8,24 @@
  */
 
 import {
-  InvalidArgumentError,
   NeedsUserNamespaceError,
   NsnetError,
   SandboxNotFoundError,
 } from "../errors.ts";
 import type { StatusBlock } from "../inspect.ts";
-import { getNS, type NetNS, threadCanReturn } from "../netns/netns.ts";
+import {
+  connectIn,
+  enterableNS,
+  listenIn,
+  type NamespaceTarget,
+  outputOf,
+  runIn,
+  spawnIn,
+} from "../ns_handle.ts";
 import type { Forwarder } from "../ports/forwarder.ts";
 import { needsUserNS } from "../rootless/userns.ts";
 import type { NetIO } from "../stats.ts";
-import { connectByFd, listenByFd } from "./_fd_socket.ts";
-import { spawnInSandbox } from "./exec.ts";
+import { sandboxMountPlan } from "./exec.ts";
 import { startForwarderFor } from "./forwarder_process.ts";
 import {
   createSandbox,
@@ -59,9 +65,6 @@ export interface SandboxOptions {
 function requirePrivilege(operation: string): void {
   if (needsUserNS()) throw new NeedsUserNamespaceError(operation);
 }
-
-/** Deno.CommandOptions fields that a command inside a sandbox cannot honour. */
-const UNSUPPORTED = ["clearEnv", "uid", "gid", "windowsRawArguments"] as const;
 
 /**
  * A network sandbox: a network namespace of its own (or a joined one),
@@ -233,42 +236,7 @@ export class Sandbox implements AsyncDisposable {
    */
   spawn(command: string, options: Deno.CommandOptions = {}): Deno.ChildProcess {
     requirePrivilege("Sandbox.spawn");
-    for (const key of UNSUPPORTED) {
-      if (options[key] !== undefined) {
-        throw new InvalidArgumentError(
-          `Sandbox.spawn does not support the ${key} option`,
-          { hint: "run the command through a wrapper that sets it" },
-        );
-      }
-    }
-    const argv = [command, ...(options.args ?? [])];
-    const child = spawnInSandbox(
-      this.#usable(),
-      // The child enters the namespaces first; the directory is changed there.
-      options.cwd === undefined
-        ? argv
-        : ["sh", "-c", 'cd "$0" && exec "$@"', String(options.cwd), ...argv],
-      {
-        env: options.env,
-        stdin: options.stdin,
-        stdout: options.stdout,
-        stderr: options.stderr,
-      },
-    );
-    const signal = options.signal;
-    if (signal !== undefined) {
-      const abort = (): void => {
-        try {
-          child.kill();
-        } catch { /* already exited */ }
-      };
-      if (signal.aborted) abort();
-      else {
-        signal.addEventListener("abort", abort, { once: true });
-        child.status.finally(() => signal.removeEventListener("abort", abort));
-      }
-    }
-    return child;
+    return spawnIn(this.#target(true), command, options);
   }
 
   /**
@@ -281,16 +249,7 @@ export class Sandbox implements AsyncDisposable {
     command: string,
     options: Deno.CommandOptions = {},
   ): Promise<Deno.CommandOutput> {
-    try {
-      return this.spawn(command, {
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        ...options,
-      }).output();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return outputOf((c, o) => this.spawn(c, o), command, options);
   }
 
   /**
@@ -303,8 +262,7 @@ export class Sandbox implements AsyncDisposable {
    */
   run<T>(fn: () => T): T {
     requirePrivilege("Sandbox.run");
-    using ns = this.#enterable("Sandbox.run");
-    return ns.run(fn);
+    return runIn(this.#target(), "Sandbox.run", fn);
   }
 
   /**
@@ -319,9 +277,7 @@ export class Sandbox implements AsyncDisposable {
    */
   listen(options: Deno.TcpListenOptions): Deno.TcpListener {
     requirePrivilege("Sandbox.listen");
-    using ns = getNS(this.#usable().netnsPath ?? this.path);
-    if (!threadCanReturn()) return listenByFd(ns, options);
-    return ns.run(() => Deno.listen({ hostname: "0.0.0.0", ...options }));
+    return listenIn(this.#target(), options);
   }
 
   /**
@@ -339,7 +295,7 @@ export class Sandbox implements AsyncDisposable {
         hint: "run Deno with --unstable-net",
       });
     }
-    using ns = this.#enterable("Sandbox.listenDatagram");
+    using ns = enterableNS(this.#target(), "Sandbox.listenDatagram");
     return ns.run(() => Deno.listenDatagram(options));
   }
 
@@ -354,9 +310,7 @@ export class Sandbox implements AsyncDisposable {
    */
   async connect(options: Deno.ConnectOptions): Promise<Deno.TcpConn> {
     requirePrivilege("Sandbox.connect");
-    using ns = getNS(this.#usable().netnsPath ?? this.path);
-    if (!threadCanReturn()) return await connectByFd(ns, options);
-    return await ns.connect(options);
+    return await connectIn(this.#target(), options);
   }
 
   /**
@@ -410,19 +364,23 @@ export class Sandbox implements AsyncDisposable {
     return this.#record;
   }
 
-  /** Its namespace, for entering from this thread (and coming back). */
-  #enterable(operation: string): NetNS {
-    const ns = getNS(this.#usable().netnsPath ?? this.path);
-    if (!threadCanReturn()) {
-      ns.close();
+  /**
+   * Where its namespace is, for the shared namespace-handle calls; with
+   * `ready`, a sandbox that is not ready raises, naming its phase.
+   */
+  #target(ready = false): NamespaceTarget {
+    const record = this.#usable();
+    if (ready && record.phase !== "ready") {
       throw new NsnetError(
-        `${operation} needs root: inside nsnet's user namespace a thread can enter sandbox ${this.name} but never come back to the host's network namespace`,
-        {
-          hint:
-            "use spawn()/output(), or listen()/connect() (which work here), or run the script as root",
-        },
+        `sandbox ${record.name} is not ready (phase ${record.phase})`,
+        { hint: `remove it with \`nsnet sandbox rm ${record.name}\`` },
       );
     }
-    return ns;
+    return {
+      netnsPath: record.netnsPath ?? this.path,
+      mounts: sandboxMountPlan(record),
+      subject: `sandbox ${this.name}`,
+      kind: "Sandbox",
+    };
   }
 }
