@@ -19,6 +19,7 @@ const SUBPATHS = [
   "./ports",
   "./cni",
   "./netavark",
+  "./lab",
   "./cli",
 ];
 
