@@ -127,9 +127,13 @@ function parseSubnet(
   if (parsed.prefix < 8 || parsed.prefix > longest) {
     fail(
       field,
-      `${JSON.stringify(text)}: the prefix length must be 8 to ${longest}${
-        longest === 30 ? " (a /31 or /32 leaves no room for two hosts)" : ""
-      }`,
+      `${
+        JSON.stringify(text)
+      } has prefix /${parsed.prefix}, it must be /8 to /${longest} (${
+        longest === 30
+          ? "a /31 or /32 leaves no room for two hosts"
+          : "the pool hands out a /24 to each link and switch"
+      })`,
     );
   }
   const subnet = subnetOf(parsed.ip, parsed.prefix);
@@ -237,7 +241,7 @@ function fixSegment(segment: Segment, fail: Fail): void {
           withPrefix.field,
           `${
             JSON.stringify(withPrefix.text)
-          }: the prefix length must be 8 to 30 (a /31 or /32 leaves no room for two hosts)`,
+          } has prefix /${prefix}, it must be /8 to /30 (a /31 or /32 leaves no room for two hosts)`,
         );
       }
       segment.subnet = subnetOf(withPrefix.ip, prefix);

@@ -626,7 +626,10 @@ function jsonErrorPosition(text: string, message: string): number | undefined {
       JSON.parse(text.slice(0, k));
       return false;
     } catch (error) {
-      return !/Unexpected end of JSON input/.test(String(error));
+      const message = String(error);
+      const at = /at position (\d+)/.exec(message);
+      if (at !== null) return Number(at[1]) < k;
+      return !/Unexpected end of JSON input/.test(message);
     }
   };
   if (!failsInside(text.length)) return undefined;
@@ -736,12 +739,17 @@ export async function readLabSpecFile(path: string): Promise<LabSpec> {
       .replace(/ in JSON at position \d+.*$/, "")
       .replace(/ after JSON at position \d+.*$/, " after the JSON")
       .replace(/, ".*" is not valid JSON$/s, "");
-    const where = text.trim() === ""
-      ? "it is empty"
-      : position === undefined
-      ? what
-      : `${lineAndColumn(text, position)}: ${what}`;
-    throw errorOf(path, `is not JSON: ${where} (fix the JSON there)`, error);
+    let where = `${what} (fix the JSON there)`;
+    if (text.trim() === "") {
+      where = `it is empty (write a lab spec, e.g. {"nodes": {"a": {}}})`;
+    } else if (position !== undefined && position >= text.trimEnd().length) {
+      where = `it ends too early, at ${
+        lineAndColumn(text, position)
+      }: ${what} (close what is still open)`;
+    } else if (position !== undefined) {
+      where = `${lineAndColumn(text, position)}: ${what} (fix the JSON there)`;
+    }
+    throw errorOf(path, `is not JSON: ${where}`, error);
   }
   return parseLabSpec(json, path);
 }
