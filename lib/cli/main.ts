@@ -28,6 +28,7 @@ import { neighCommand } from "./neigh.ts";
 import { monitorCommand } from "./monitor.ts";
 import { classCommand, qdiscCommand } from "./qdisc.ts";
 import { filterCommand } from "./filter.ts";
+import { labCommand } from "./lab.ts";
 import { doctorCommand } from "./doctor.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { wantsUserNS } from "./argv.ts";
@@ -70,6 +71,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
   program.addCommand(runCommand());
   program.addCommand(sandboxCommand());
   program.addCommand(networkCommand());
+  program.addCommand(labCommand());
   program.addCommand(doctorCommand());
   for (
     const command of [
