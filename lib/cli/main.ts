@@ -30,6 +30,7 @@ import { classCommand, qdiscCommand } from "./qdisc.ts";
 import { filterCommand } from "./filter.ts";
 import { labCommand } from "./lab.ts";
 import { doctorCommand } from "./doctor.ts";
+import { gcCommand } from "./gc.ts";
 import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { wantsUserNS } from "./argv.ts";
 import { EXIT } from "./output.ts";
@@ -73,6 +74,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
   program.addCommand(networkCommand());
   program.addCommand(labCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(gcCommand());
   for (
     const command of [
       inspectCommand(),
