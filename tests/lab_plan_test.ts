@@ -237,8 +237,8 @@ nsTest("lab plan: the shortest path avoids a non-router", () => {
     "10.77.4.0/24 10.77.1.2 eth1",
     "10.77.5.0/24 10.77.1.2 eth1",
   ]);
-  // r1: to c's far side through r2, to n's links through a? a is no router:
-  // 10.77.0.0/24 is a's own, one hop; 10.77.1.0/24 is reached via r2 - c.
+  // r1 reaches a - n at a (one hop, a is on it) but n - c through r2 and c,
+  // not through a, which forwards nothing.
   assertEquals(routes("r1"), [
     "10.77.0.0/24 10.77.2.1 eth0",
     "10.77.1.0/24 10.77.3.2 eth1",
@@ -341,6 +341,21 @@ nsTest("lab plan: given subnets and addresses are kept and skipped", () => {
   assertEquals(addr("c", "switch:s"), "10.77.3.3/24");
   assertEquals(addr("b", "switch:t"), "10.77.200.2/24");
   assertEquals(addr("d", "switch:t"), "10.77.200.1/24");
+});
+
+nsTest("lab plan: node names that are also Object's own names", () => {
+  const plan = planLab({
+    nodes: { constructor: {}, toString: { router: true }, hasOwnProperty: {} },
+    links: [{ ends: ["constructor", "toString"] }],
+    switches: {
+      valueOf: { nodes: ["toString", "hasOwnProperty"], addresses: {} },
+    },
+  }, "proto");
+  assertEquals(
+    plan.nodes.map((n) => n.interfaces.map((i) => i.addresses[0])),
+    [["10.77.0.1/24"], ["10.77.0.2/24", "10.77.1.1/24"], ["10.77.1.2/24"]],
+  );
+  assertEquals(node(plan, "constructor").routes[0]?.via, "10.77.0.2");
 });
 
 nsTest("lab plan: another pool, and ipv6 off", () => {

@@ -185,7 +185,8 @@ function segmentsOf(spec: LabSpec): Segment[] {
       nodes: [...sw.nodes],
       subnetText: sw.subnet,
       given: sw.nodes.map((member) => {
-        const text = sw.addresses?.[member];
+        const given = sw.addresses ?? {};
+        const text = Object.hasOwn(given, member) ? given[member] : undefined;
         return text === undefined
           ? undefined
           : { text, field: fieldPath(`${field}.addresses`, member) };
