@@ -117,7 +117,7 @@ function bareIP(cidr: string): string {
  *
  * @example
  * ```ts
- * import { planLab } from "./plan.ts";
+ * import { planLab } from "@nsnet/nsnet/lab";
  * const plan = planLab({
  *   nodes: { a: {}, r: { router: true }, b: {} },
  *   links: [{ ends: ["a", "r"] }, { ends: ["r", "b"] }],

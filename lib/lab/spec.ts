@@ -571,7 +571,7 @@ function checkSwitches(
  *
  * @example Rejecting a typo
  * ```ts
- * import { parseLabSpec } from "./spec.ts";
+ * import { parseLabSpec } from "@nsnet/nsnet/lab";
  * try {
  *   parseLabSpec({ nodes: { a: {}, b: {} }, links: [{ ends: ["a", "b"], rtae: "1mbit" }] });
  * } catch (error) {
@@ -659,8 +659,8 @@ function lineAndColumn(text: string, position: number): string {
  *
  * @example
  * ```ts
- * import { readLabSpecFile } from "./spec.ts";
- * const spec = await readLabSpecFile("examples/chain.json");
+ * import { readLabSpecFile } from "@nsnet/nsnet/lab";
+ * const spec = await readLabSpecFile("lab.json");
  * console.log(Object.keys(spec.nodes));
  * ```
  */
