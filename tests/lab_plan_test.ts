@@ -1043,3 +1043,133 @@ nsTest("lab spec file: read, and its errors name the file", async () => {
     );
   });
 });
+
+// ------------------------------------------------------------ property
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomSpec(rand: () => number): LabSpec {
+  const n = 2 + Math.floor(rand() * 9);
+  const names = Array.from({ length: n }, (_, i) => `n${i}`);
+  const spec: LabSpec = {
+    nodes: Object.fromEntries(
+      names.map((name) => [name, rand() < 0.5 ? { router: true } : {}]),
+    ),
+    links: [],
+    switches: {},
+    ipv6: rand() < 0.7,
+  };
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      if (rand() < 0.25) {
+        spec.links!.push({
+          ends: rand() < 0.5 ? [names[i]!, names[j]!] : [names[j]!, names[i]!],
+        });
+      }
+    }
+  }
+  const switches = Math.floor(rand() * 3);
+  for (let s = 0; s < switches; s++) {
+    const members = names.filter(() => rand() < 0.4);
+    if (members.length > 0) spec.switches![`s${s}`] = { nodes: members };
+  }
+  return spec;
+}
+
+/**
+ * Every route leads, hop by hop, through routers to a node on its subnet in
+ * as many hops as the shortest such path has; a subnet gets a route exactly
+ * when such a path exists; no route to a subnet the node is on.
+ */
+function checkRoutes(plan: LabPlan, seed: number): void {
+  const byName = new Map(plan.nodes.map((n) => [n.name, n]));
+  const members = new Map(plan.segments.map((s) => [s.id, s.nodes]));
+  const on = (n: PlannedNode, segment: string): boolean =>
+    n.interfaces.some((i) => i.segment === segment);
+  // Shortest hop counts from `from` to any member of `segment`, intermediate nodes routers.
+  const distance = (from: PlannedNode, segment: string): number | undefined => {
+    const seen = new Map([[from.name, 0]]);
+    const queue = [from];
+    for (let head = 0; head < queue.length; head++) {
+      const at = queue[head]!;
+      const d = seen.get(at.name)!;
+      if (at !== from && on(at, segment)) return d;
+      if (at !== from && !at.router) continue;
+      for (const iface of at.interfaces) {
+        for (const next of members.get(iface.segment)!) {
+          if (seen.has(next)) continue;
+          seen.set(next, d + 1);
+          queue.push(byName.get(next)!);
+        }
+      }
+    }
+    return undefined;
+  };
+  for (const node of plan.nodes) {
+    for (const segment of plan.segments) {
+      for (const family of segment.subnet6 === undefined ? [0] : [0, 1]) {
+        const destination = family === 0 ? segment.subnet : segment.subnet6!;
+        const what = `seed ${seed}: ${node.name} to ${destination}`;
+        const route = (n: PlannedNode) =>
+          n.routes.find((r) => r.destination === destination);
+        if (on(node, segment.id)) {
+          assertEquals(route(node), undefined, `${what}: it is on it`);
+          continue;
+        }
+        const shortest = distance(node, segment.id);
+        if (shortest === undefined) {
+          assertEquals(route(node), undefined, `${what}: unreachable`);
+          continue;
+        }
+        let at = node;
+        let hops = 0;
+        while (!on(at, segment.id)) {
+          assert(at === node || at.router, `${what}: ${at.name} forwards`);
+          const r = route(at);
+          assert(r !== undefined, `${what}: ${at.name} has a route`);
+          const dev = at.interfaces.find((i) => i.name === r.dev);
+          assert(dev !== undefined, `${what}: ${at.name} has ${r.dev}`);
+          const next = members.get(dev.segment)!.map((m) => byName.get(m)!)
+            .find((m) =>
+              m !== at &&
+              m.interfaces.some((i) =>
+                i.segment === dev.segment &&
+                i.addresses[family] === `${r.via}/${family === 0 ? 24 : 64}`
+              )
+            );
+          assert(
+            next !== undefined,
+            `${what}: ${r.via} is a neighbour of ${at.name}`,
+          );
+          at = next;
+          hops++;
+          assert(hops <= plan.nodes.length, `${what}: no loop`);
+        }
+        assertEquals(hops, shortest, `${what}: a shortest path`);
+      }
+    }
+  }
+}
+
+nsTest(
+  "lab plan: on random topologies, routes lead by shortest paths through routers",
+  () => {
+    const base = Number(Deno.env.get("LAB_PLAN_SEED") ?? 20261202);
+    for (let k = 0; k < 300; k++) {
+      const seed = base + k;
+      const spec = randomSpec(mulberry32(seed));
+      const plan = planLab(spec, "prop");
+      checkRoutes(plan, seed);
+      assertEquals(JSON.stringify(planLab(spec, "prop")), JSON.stringify(plan));
+    }
+  },
+);
