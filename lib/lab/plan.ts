@@ -68,9 +68,11 @@ export function labSwitchNetns(lab: string, name: string): string {
   return `${labNetnsPrefix(lab)}sw.${name}`;
 }
 
-/** The IPv6 /64 prefix of segment `index` (links first, then switches): `fd77:<hash>:<index>::`. */
-function ula(lab: string, index: number, host: number): string {
-  const hash = sha256(lab);
+/**
+ * The IPv6 address `host` (0: the subnet) of segment `index` (links first,
+ * then switches), /64: `fd77:<16 bits of the lab's hash>:<index>::<host>`.
+ */
+function ula(hash: Uint8Array, index: number, host: number): string {
   const bytes = new Uint8Array(16);
   bytes[0] = 0xfd;
   bytes[1] = 0x77;
@@ -78,7 +80,9 @@ function ula(lab: string, index: number, host: number): string {
   bytes[3] = hash[1]!;
   bytes[4] = index >> 8;
   bytes[5] = index & 0xff;
-  bytes[14] = host >> 8;
+  bytes[12] = host >>> 24;
+  bytes[13] = (host >>> 16) & 0xff;
+  bytes[14] = (host >>> 8) & 0xff;
   bytes[15] = host & 0xff;
   return `${formatIPv6(bytes)}/64`;
 }
@@ -138,6 +142,7 @@ export function planLab(spec: LabSpec, name: string): LabPlan {
       `${resolved.length} links and switches are more than the 65535 IPv6 /64s a lab numbers (set "ipv6": false)`,
     );
   }
+  const hash = sha256(name);
   const names = Object.keys(checked.nodes);
   const nodes = new Map<string, PlannedNode>();
   for (const node of names) {
@@ -161,7 +166,7 @@ export function planLab(spec: LabSpec, name: string): LabPlan {
       nodes: r.nodes,
       subnet: r.subnet,
     } as PlannedSegment;
-    if (ipv6) segment.subnet6 = ula(name, index, 0);
+    if (ipv6) segment.subnet6 = ula(hash, index, 0);
     if (r.kind === "link") {
       const link = links[index]!;
       segment.impairment = impairmentOf(link);
@@ -182,7 +187,7 @@ export function planLab(spec: LabSpec, name: string): LabPlan {
     r.nodes.forEach((member, k) => {
       const node = nodes.get(member)!;
       const addresses = [r.addresses[k]!];
-      if (ipv6) addresses.push(ula(name, index, k + 1));
+      if (ipv6) addresses.push(ula(hash, index, k + 1));
       const iface: PlannedInterface = {
         name: `eth${node.interfaces.length}`,
         segment: r.id,
@@ -194,60 +199,90 @@ export function planLab(spec: LabSpec, name: string): LabPlan {
     return members;
   });
 
-  // Neighbours of each node in the order of its interfaces, then of members.
-  const segmentsOf = new Map<string, number[]>(names.map((n) => [n, []]));
-  resolved.forEach((r, index) => {
-    for (const member of r.nodes) segmentsOf.get(member)!.push(index);
+  // Routes, on integers: node i, segment s, member position k. Neighbours
+  // are taken in the order of a node's interfaces, then of members.
+  const n = names.length;
+  const m = resolved.length;
+  const indexOf = new Map(names.map((node, i) => [node, i]));
+  const router = names.map((node) => nodes.get(node)!.router);
+  const membersOf = resolved.map((r) => r.nodes.map((x) => indexOf.get(x)!));
+  const segmentsOf: number[][] = names.map(() => []);
+  membersOf.forEach((members, s) => {
+    for (const i of members) segmentsOf[i]!.push(s);
   });
-
-  for (const source of names) {
-    const node = nodes.get(source)!;
-    const attached = new Set(segmentsOf.get(source)!);
-    // BFS: first hop (neighbour and segment) of every node reached.
-    const firstHop = new Map<string, { via: string; segment: number }>();
-    const order: string[] = [];
-    const seen = new Set([source]);
-    const queue: string[] = [source];
-    for (let head = 0; head < queue.length; head++) {
+  // The bare next-hop address of member k of segment s, per family.
+  const viaOf = [0, 1].map((family) =>
+    resolved.map((_, s) =>
+      resolved[s]!.nodes.map((member) =>
+        bareIP(ifaceOn[s]!.get(member)!.addresses[family] ?? "/")
+      )
+    )
+  );
+  const destinationOf = [
+    resolved.map((r) => r.subnet),
+    segments.map((segment) => segment.subnet6 ?? ""),
+  ];
+  const seen = new Int32Array(n).fill(-1);
+  const expanded = new Int32Array(m).fill(-1);
+  const targeted = new Int32Array(m).fill(-1);
+  const hopSegment = new Int32Array(n);
+  const hopMember = new Int32Array(n);
+  const target = new Int32Array(m);
+  const queue = new Int32Array(n);
+  for (let source = 0; source < n; source++) {
+    const node = nodes.get(names[source]!)!;
+    for (const s of segmentsOf[source]!) targeted[s] = source; // attached
+    // BFS from the source, expanding only the source and routers; the
+    // first hop of every node reached. A segment once expanded has all its
+    // members seen: it is skipped after.
+    seen[source] = source;
+    queue[0] = source;
+    let tail = 1;
+    for (let head = 0; head < tail; head++) {
       const at = queue[head]!;
-      if (at !== source && !nodes.get(at)!.router) continue;
-      for (const index of segmentsOf.get(at)!) {
-        for (const next of resolved[index]!.nodes) {
-          if (seen.has(next)) continue;
-          seen.add(next);
-          firstHop.set(
-            next,
-            at === source ? { via: next, segment: index } : firstHop.get(at)!,
-          );
-          order.push(next);
-          queue.push(next);
+      if (at !== source && !router[at]) continue;
+      for (const s of segmentsOf[at]!) {
+        if (expanded[s] === source) continue;
+        expanded[s] = source;
+        const members = membersOf[s]!;
+        for (let k = 0; k < members.length; k++) {
+          const next = members[k]!;
+          if (seen[next] === source) continue;
+          seen[next] = source;
+          if (at === source) {
+            hopSegment[next] = s;
+            hopMember[next] = k;
+          } else {
+            hopSegment[next] = hopSegment[at]!;
+            hopMember[next] = hopMember[at]!;
+          }
+          queue[tail++] = next;
         }
       }
     }
     // Each subnet not attached: the first node reached (fewest hops) on it.
-    const target = new Map<number, string>();
-    for (const reached of order) {
-      for (const index of segmentsOf.get(reached)!) {
-        if (!attached.has(index) && !target.has(index)) {
-          target.set(index, reached);
-        }
+    for (let head = 1; head < tail; head++) {
+      const reached = queue[head]!;
+      for (const s of segmentsOf[reached]!) {
+        if (targeted[s] === source) continue;
+        targeted[s] = source;
+        target[s] = reached;
       }
     }
+    for (const s of segmentsOf[source]!) target[s] = -1;
+    const dev = new Map(
+      node.interfaces.map((i, k) => [segmentsOf[source]![k]!, i.name]),
+    );
     const routes: PlannedRoute[] = [];
     for (const family of ipv6 ? [0, 1] : [0]) {
-      for (let index = 0; index < resolved.length; index++) {
-        const reached = target.get(index);
-        if (reached === undefined) continue;
-        const hop = firstHop.get(reached)!;
-        const theirs = ifaceOn[hop.segment]!.get(hop.via)!;
-        const mine = ifaceOn[hop.segment]!.get(source)!;
-        const destination = family === 0
-          ? resolved[index]!.subnet
-          : segments[index]!.subnet6!;
+      for (let s = 0; s < m; s++) {
+        if (targeted[s] !== source || target[s] === -1) continue;
+        const reached = target[s]!;
+        const hop = hopSegment[reached]!;
         routes.push({
-          destination,
-          via: bareIP(theirs.addresses[family]!),
-          dev: mine.name,
+          destination: destinationOf[family]![s]!,
+          via: viaOf[family]![hop]![hopMember[reached]!]!,
+          dev: dev.get(hop)!,
         });
       }
     }
