@@ -74,5 +74,10 @@ async function tryWarmRootlessExec(
 }
 
 if (import.meta.main) {
+  if (Deno.env.get("CNI_COMMAND") !== undefined) {
+    // Run by a container runtime as a CNI plugin: only the plugin's code loads.
+    const plugin = await import("./lib/cni/plugin/main.ts");
+    Deno.exit(await plugin.pluginMain());
+  }
   Deno.exit(await main(Deno.args));
 }
