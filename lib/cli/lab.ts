@@ -338,7 +338,7 @@ function runCommand(): CommandUnknownOpts {
       "--name <name>",
       "the lab's name (default: the file's name without .json)",
     )
-    .passThroughOptions()
+    // No pass-through: --name may follow FILE; `--` ends nsnet's options.
     .action(async (file, command, opts) => {
       const spec = await readLabSpecFile(file);
       // Until the lab is gone a signal does not end nsnet: while the command
