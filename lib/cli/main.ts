@@ -28,6 +28,7 @@ import { neighCommand } from "./neigh.ts";
 import { monitorCommand } from "./monitor.ts";
 import { classCommand, qdiscCommand } from "./qdisc.ts";
 import { filterCommand } from "./filter.ts";
+import { cniCommand } from "./cni.ts";
 import { labCommand } from "./lab.ts";
 import { doctorCommand } from "./doctor.ts";
 import { gcCommand } from "./gc.ts";
@@ -88,6 +89,7 @@ exec and run pass the command's status through, 125 when nsnet failed first,
       qdiscCommand(),
       classCommand(),
       filterCommand(),
+      cniCommand(),
     ]
   ) {
     program.addCommand(command);
