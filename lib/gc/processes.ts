@@ -24,7 +24,8 @@ import {
   stopHelper,
 } from "../rootless/helper_process.ts";
 import { readRecord, sandboxDir } from "../sandbox/store.ts";
-import { sandboxGone } from "./sandboxes.ts";
+import { namespaceState, sandboxGone } from "./sandboxes.ts";
+import { unmountNS } from "../netns/teardown.ts";
 import type { Leftover, LeftoverGroup } from "./types.ts";
 
 function argvOf(pid: number): string[] | undefined {
@@ -149,6 +150,10 @@ export const forwarderGroup: LeftoverGroup = {
 
 const HELPERS = ["slirp4netns", "pasta"] as const;
 
+/** The names nsnet gives the namespaces it makes (`randomNSName()`). */
+const NSNET_NAME =
+  /^netns-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** The namespace path on a helper's command line: one in the netns run dir. */
 function helperNetns(argv: readonly string[]): string | undefined {
   const dir = `${nsRunDir()}/`;
@@ -193,6 +198,15 @@ export const helperGroup: LeftoverGroup = {
               throw new NsnetError(
                 `pid ${pid} is no longer the ${program} of ${netnsPath}: left alone`,
               );
+            }
+            // The namespace it served was made for that sandbox (helper mode owns its own).
+            if (
+              NSNET_NAME.test(
+                netnsPath.slice(netnsPath.lastIndexOf("/") + 1),
+              ) &&
+              namespaceState(netnsPath) !== "missing"
+            ) {
+              unmountNS(netnsPath);
             }
           },
         });
