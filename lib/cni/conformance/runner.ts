@@ -691,7 +691,6 @@ export async function runConformance(
     );
     for (
       const missing of [
-        "CNI_COMMAND",
         "CNI_CONTAINERID",
         "CNI_NETNS",
         "CNI_IFNAME",

@@ -85,8 +85,10 @@ export function launcherScript(
   root: string,
   dir: string = denoDir(),
 ): string {
+  // The bundle needs no config; the source needs the config and its lock
+  // (without the lock Deno would resolve npm versions over the network).
   const config = kind === "bundle"
-    ? "--no-config"
+    ? "--no-config --no-lock"
     : `--config=${quote(`${root}/deno.json`)}`;
   return [
     "#!/bin/sh",
@@ -95,9 +97,7 @@ export function launcherScript(
     `DENO_DIR=${quote(dir)}`,
     "DENO_NO_UPDATE_CHECK=1",
     "export DENO_DIR DENO_NO_UPDATE_CHECK",
-    `exec ${
-      quote(deno)
-    } run --allow-all --quiet --no-prompt --no-lock ${config} ${
+    `exec ${quote(deno)} run --allow-all --quiet --no-prompt ${config} ${
       quote(target)
     } "$@"`,
     "",
