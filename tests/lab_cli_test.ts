@@ -133,7 +133,8 @@ nsTest("lab up, ls, show --json, exec, impair, down", async () => {
     assertStringIncludes(table, "rate 20mbit");
     assertStringIncludes(table, b.interfaces[0]!.addresses[0]!);
 
-    // a reaches b through r; exec passes the command's status through.
+    // a reaches b through r (r–b loses 20% each way: one reply of ten is enough);
+    // exec passes the command's status through.
     await lab(
       "lab",
       "exec",
@@ -141,8 +142,11 @@ nsTest("lab up, ls, show --json, exec, impair, down", async () => {
       "a",
       "--",
       "ping",
+      "-q",
       "-c",
-      "1",
+      "10",
+      "-i",
+      "0.05",
       "-W",
       "2",
       bAddress,
@@ -190,6 +194,7 @@ nsTest("lab up, ls, show --json, exec, impair, down", async () => {
           "a",
           "--",
           "ping",
+          "-q",
           "-c",
           "1",
           "-W",
@@ -208,6 +213,7 @@ nsTest("lab up, ls, show --json, exec, impair, down", async () => {
       "a",
       "--",
       "ping",
+      "-q",
       "-c",
       "1",
       "-W",
