@@ -16,6 +16,8 @@ import { startForwarder } from "../lib/ports/forwarder.ts";
 import type { PortMapping } from "../lib/ports/spec.ts";
 import { ask, echoServer, readAll } from "./_fixtures/tcp.ts";
 import { loopbackUp } from "./_fixtures/veth.ts";
+import { udpAsk, udpEcho } from "./_fixtures/udp.ts";
+import * as dgram from "node:dgram";
 
 function tcp(hostPort: number, sandboxPort: number): PortMapping {
   return { protocol: "tcp", hostIp: "127.0.0.1", hostPort, sandboxPort };
@@ -238,101 +240,90 @@ nsTest(
   },
 );
 
-/** Run in a child Deno with --unstable-net: UDP needs Deno.listenDatagram. */
-const UDP_SCRIPT = `
-import { newNS } from "${new URL("../lib/netns/create.ts", import.meta.url)}";
-import { unmountNS } from "${new URL(
-  "../lib/netns/teardown.ts",
-  import.meta.url,
-)}";
-import { NetlinkSocket, setLink } from "${new URL(
-  "../lib/netlink/mod.ts",
-  import.meta.url,
-)}";
-import { startForwarder } from "${new URL(
-  "../lib/ports/forwarder.ts",
-  import.meta.url,
-)}";
-const ns = newNS();
-const answers = [];
-try {
-  const sock = NetlinkSocket.open(ns);
-  setLink(sock, "lo", { up: true });
-  sock.close();
-  const server = ns.run(() =>
-    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
-  );
-  (async () => {
-    try {
-      for (;;) {
-        const [data, peer] = await server.receive();
-        const text = new TextDecoder().decode(data);
-        await server.send(new TextEncoder().encode("udp:" + text), peer);
-      }
-    } catch { /* closed */ }
-  })();
-  const forwarder = await startForwarder({
-    ns,
-    sandboxAddress: "127.0.0.1",
-    mappings: [{ protocol: "udp", hostIp: "127.0.0.1", hostPort: 0, sandboxPort: server.addr.port }],
-  });
-  const target = { transport: "udp", hostname: "127.0.0.1", port: forwarder.mappings[0].hostPort };
-  for (const name of ["a", "b"]) {
-    const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-    for (const n of [1, 2]) {
-      await client.send(new TextEncoder().encode(name + n), target);
-      const timer = setTimeout(() => client.close(), 3000);
-      const [reply] = await client.receive();
-      clearTimeout(timer);
-      answers.push(new TextDecoder().decode(reply));
-    }
-    client.close();
-  }
-  await forwarder.close();
-  server.close();
-} finally {
-  unmountNS(ns);
-}
-console.log(JSON.stringify(answers));
-`;
-
 nsTest(
-  "startForwarder forwards UDP datagrams both ways (with --unstable-net)",
+  "startForwarder forwards UDP without --unstable-net, each answer to its own client",
   async () => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--unstable-net", "--quiet", "-"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(UDP_SCRIPT));
-    await writer.close();
-    const out = await child.output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert(out.success, stderr);
-    assertEquals(
-      JSON.parse(new TextDecoder().decode(out.stdout)),
-      ["udp:a1", "udp:a2", "udp:b1", "udp:b2"],
-    );
+    // This test runs without --unstable-net: UDP goes through node:dgram.
+    assertEquals(typeof Deno.listenDatagram, "undefined");
+    await withNamespaces(1, async ([ns]) => {
+      loopbackUp(ns!);
+      // Only on the namespace's loopback: an answer proves the forwarder's
+      // session socket was made inside (the bind in a Worker that entered it).
+      const server = await udpEcho(
+        (command) => ns!.run(() => command.spawn()),
+        [],
+        "127.0.0.1",
+      );
+      const forwarder = await startForwarder({
+        ns: ns!,
+        sandboxAddress: "127.0.0.1",
+        mappings: [{
+          protocol: "udp",
+          hostIp: "127.0.0.1",
+          hostPort: 0,
+          sandboxPort: server.port,
+        }],
+        udpIdleMs: 500,
+      });
+      try {
+        const port = forwarder.mappings[0]!.hostPort;
+        const [a, b] = await Promise.all([
+          udpAsk("127.0.0.1", port, ["a1", "a2"]),
+          udpAsk("127.0.0.1", port, ["b1", "b2"]),
+        ]);
+        assertEquals(a, ["udp:a1 from 127.0.0.1", "udp:a2 from 127.0.0.1"]);
+        assertEquals(b, ["udp:b1 from 127.0.0.1", "udp:b2 from 127.0.0.1"]);
+        // After the idle time the sessions are gone; a new client still works.
+        await new Promise((r) => setTimeout(r, 700));
+        assertEquals(await udpAsk("127.0.0.1", port, ["c"]), [
+          "udp:c from 127.0.0.1",
+        ]);
+      } finally {
+        await forwarder.close();
+        await server.close();
+      }
+      // Closed: the host port is free again.
+      const again = dgram.createSocket("udp4");
+      await new Promise<void>((resolve, reject) => {
+        again.once("error", reject);
+        again.bind(
+          { port: forwarder.mappings[0]!.hostPort, address: "127.0.0.1" },
+          () => resolve(),
+        );
+      });
+      await new Promise<void>((resolve) => again.close(() => resolve()));
+    });
   },
 );
 
-nsTest("startForwarder explains that UDP needs --unstable-net", async () => {
-  if (typeof Deno.listenDatagram === "function") return;
-  await assertRejects(
-    () =>
+nsTest("startForwarder names a UDP host port in use", async () => {
+  const taken = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) =>
+    taken.bind({ port: 0, address: "127.0.0.1" }, () => resolve())
+  );
+  try {
+    const port = taken.address().port;
+    const error = await assertRejects(() =>
       startForwarder({
         nsPath: "/proc/self/ns/net",
         sandboxAddress: "127.0.0.1",
         mappings: [{
           protocol: "udp",
           hostIp: "127.0.0.1",
-          hostPort: 0,
+          hostPort: port,
           sandboxPort: 53,
         }],
-      }),
-    Error,
-    "UDP needs Deno.listenDatagram",
-  );
+      })
+    );
+    assert(error instanceof PortConflictError, String(error));
+    assertEquals(
+      error.message.startsWith(
+        `host port ${port}/udp on 127.0.0.1 is already in use`,
+      ),
+      true,
+      error.message,
+    );
+  } finally {
+    await new Promise<void>((resolve) => taken.close(() => resolve()));
+  }
 });

@@ -3,16 +3,33 @@
  *
  * Order matters: the thread binds the host ports first, while it is still in
  * the host's network namespace, then enters the sandbox's namespace for good
- * (rootless it could never come back), so every connection it opens to the
- * sandbox is made inside. Sockets stay in the namespace they were made in.
+ * (rootless it could never come back), so every connection and datagram
+ * socket it opens afterwards is made inside. Sockets stay in the namespace
+ * they were made in. Host UDP ports are `node:dgram` sockets (Deno's own
+ * `listenDatagram` needs `--unstable-net`); each UDP client gets a session
+ * socket of its own inside, so each answer goes back to the client it
+ * answers, and the session ends after an idle time. A bind through
+ * `node:dgram` completes in a callback: the thread waits for every host
+ * socket to be bound before it enters the namespace.
+ *
+ * With `keepClientAddress`, connections and sessions toward the sandbox are
+ * made from the client's own address (`_transparent.ts`).
  *
  * @module
  */
 
+import type * as NodeDgram from "node:dgram";
+import type * as NodeNet from "node:net";
 import { bindLibcSymbols } from "../../ffi/libc.ts";
 import { CLONE, close, O, openPath, setns } from "../../ffi/syscalls.ts";
 import { SyscallError } from "../errors.ts";
 import { workerScope } from "../worker.ts";
+import {
+  connectTransparent,
+  keepable,
+  TransparentUdp,
+  unmapped,
+} from "./_transparent.ts";
 import type {
   ForwarderReply,
   ForwarderRequest,
@@ -20,15 +37,17 @@ import type {
 } from "./forwarder.ts";
 import type { PortMapping } from "./spec.ts";
 
-const UDP_IDLE_MS = 60_000;
-
-type Listener = Deno.Listener | Deno.DatagramConn;
+type HostSocket =
+  | { kind: "tcp"; listener: Deno.TcpListener }
+  | { kind: "udp"; socket: NodeDgram.Socket };
 
 const scope = workerScope<ForwarderRequest, ForwarderReply>();
-const listeners: Listener[] = [];
+const hostSockets: HostSocket[] = [];
 const open = new Set<{ close(): void }>();
 const tasks = new Set<Promise<void>>();
 let closing = false;
+let dgram: typeof NodeDgram | undefined;
+let net: typeof NodeNet | undefined;
 
 function track(promise: Promise<void>): void {
   tasks.add(promise);
@@ -42,9 +61,19 @@ function closeQuietly(resource: { close(): void }): void {
   } catch { /* already closed */ }
 }
 
+const NODE_CODES: Record<string, string> = {
+  EADDRINUSE: "AddrInUse",
+  EADDRNOTAVAIL: "AddrNotAvailable",
+  EACCES: "PermissionDenied",
+};
+
 function describe(error: unknown): { name: string; message: string } {
-  const e = error as { name?: string; message?: string } | undefined;
-  return { name: e?.name ?? "Error", message: String(e?.message ?? error) };
+  const e = error as
+    | { name?: string; message?: string; code?: string }
+    | undefined;
+  const name = (e?.code !== undefined ? NODE_CODES[e.code] : undefined) ??
+    e?.name ?? "Error";
+  return { name, message: String(e?.message ?? error) };
 }
 
 /** Moves this thread into the sandbox's namespace; what failed, if anything. */
@@ -71,26 +100,67 @@ function enterNamespace(
   }
 }
 
-function bindAll(
+function bindUdp(hostname: string, port: number): Promise<NodeDgram.Socket> {
+  const socket = dgram!.createSocket({
+    type: hostname.includes(":") ? "udp6" : "udp4",
+  });
+  return new Promise((resolve, reject) => {
+    socket.once("error", (error) => {
+      closeQuietly(socket);
+      reject(error);
+    });
+    socket.bind({ port, address: hostname, exclusive: true }, () => {
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+  });
+}
+
+function closeHostSocket(host: HostSocket): Promise<void> {
+  if (host.kind === "tcp") {
+    closeQuietly(host.listener);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    try {
+      host.socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+async function bindAll(
   mappings: readonly PortMapping[],
-): { index: number; error: { name: string; message: string } } | undefined {
+): Promise<
+  { index: number; error: { name: string; message: string } } | undefined
+> {
   for (const [index, m] of mappings.entries()) {
     const hostname = m.hostIp ?? "0.0.0.0";
     try {
-      listeners.push(
-        m.protocol === "tcp"
-          ? Deno.listen({ hostname, port: m.hostPort })
-          : Deno.listenDatagram({
-            transport: "udp",
-            hostname,
-            port: m.hostPort,
-          }),
-      );
+      if (m.protocol === "tcp") {
+        hostSockets.push({
+          kind: "tcp",
+          listener: Deno.listen({ hostname, port: m.hostPort }),
+        });
+      } else {
+        dgram ??= await import("node:dgram");
+        hostSockets.push({
+          kind: "udp",
+          socket: await bindUdp(hostname, m.hostPort),
+        });
+      }
     } catch (error) {
       return { index, error: describe(error) };
     }
   }
   return undefined;
+}
+
+function portOf(host: HostSocket): number {
+  return host.kind === "tcp"
+    ? (host.listener.addr as Deno.NetAddr).port
+    : host.socket.address().port;
 }
 
 async function pump(
@@ -112,12 +182,88 @@ async function pump(
   }
 }
 
+/** Copies both ways between a Deno connection and a node socket. */
+function splice(client: Deno.TcpConn, socket: NodeNet.Socket): Promise<void> {
+  const handle = { close: (): void => void socket.destroy() };
+  open.add(handle);
+  return new Promise<void>((resolve) => {
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      open.delete(handle);
+      socket.destroy();
+      closeQuietly(client);
+      resolve();
+    };
+    let clientDone = false;
+    let socketDone = false;
+    socket.on("error", finish);
+    socket.on("close", finish);
+    socket.on("data", (chunk: Uint8Array) => {
+      socket.pause();
+      (async (): Promise<void> => {
+        let offset = 0;
+        while (offset < chunk.length) {
+          offset += await client.write(chunk.subarray(offset));
+        }
+      })().then(() => socket.resume(), finish);
+    });
+    socket.on("end", () => {
+      socketDone = true;
+      client.closeWrite().catch(() => {});
+      if (clientDone) finish();
+    });
+    (async (): Promise<void> => {
+      const buffer = new Uint8Array(65536);
+      for (;;) {
+        const n = await client.read(buffer);
+        if (n === null) break;
+        if (!socket.write(buffer.slice(0, n))) {
+          await new Promise<void>((r) => socket.once("drain", () => r()));
+        }
+      }
+      clientDone = true;
+      socket.end();
+      if (socketDone) finish();
+    })().catch(finish);
+  });
+}
+
 async function handleTcp(
   client: Deno.TcpConn,
   address: string,
   port: number,
+  keep: boolean,
 ): Promise<void> {
   open.add(client);
+  const peer = unmapped((client.remoteAddr as Deno.NetAddr).hostname);
+  if (keep && keepable(peer, address)) {
+    let fd: number;
+    try {
+      net ??= await import("node:net");
+      fd = await connectTransparent(peer, address, port);
+    } catch {
+      open.delete(client);
+      closeQuietly(client);
+      return;
+    }
+    const socket = new net.Socket({
+      fd,
+      readable: true,
+      writable: true,
+      allowHalfOpen: true,
+    });
+    if (closing) {
+      socket.destroy();
+      open.delete(client);
+      closeQuietly(client);
+      return;
+    }
+    await splice(client, socket);
+    open.delete(client);
+    return;
+  }
   let upstream: Deno.TcpConn;
   try {
     upstream = await Deno.connect({ hostname: address, port });
@@ -146,99 +292,126 @@ async function serveTcp(
   listener: Deno.TcpListener,
   address: string,
   port: number,
+  keep: boolean,
 ): Promise<void> {
   try {
     for await (const client of listener) {
-      track(handleTcp(client, address, port));
+      track(handleTcp(client, address, port, keep));
     }
   } catch { /* the listener was closed */ }
 }
 
 interface UdpSession {
-  socket: Deno.DatagramConn;
+  send(data: Uint8Array): void;
+  close(): void;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-async function serveUdp(
-  socket: Deno.DatagramConn,
+function serveUdp(
+  host: NodeDgram.Socket,
   address: string,
   port: number,
-): Promise<void> {
+  keep: boolean,
+  idleMs: number,
+): void {
   const sessions = new Map<string, UdpSession>();
-  const wildcard = address.includes(":") ? "::" : "0.0.0.0";
-  const target: Deno.NetAddr = { transport: "udp", hostname: address, port };
   const endSession = (key: string): void => {
     const session = sessions.get(key);
     if (session === undefined) return;
     sessions.delete(key);
     clearTimeout(session.timer);
-    open.delete(session.socket);
-    closeQuietly(session.socket);
+    open.delete(session);
+    closeQuietly(session);
   };
   const touch = (key: string, session: UdpSession): void => {
     clearTimeout(session.timer);
-    session.timer = setTimeout(() => endSession(key), UDP_IDLE_MS);
+    session.timer = setTimeout(() => endSession(key), idleMs);
   };
-  try {
-    for (;;) {
-      const [data, from] = await socket.receive();
-      const peer = from as Deno.NetAddr;
-      const key = `${peer.hostname} ${peer.port}`;
-      let session = sessions.get(key);
-      if (session === undefined) {
-        // Made on this thread, so inside the sandbox's namespace.
-        const inner = Deno.listenDatagram({
-          transport: "udp",
-          hostname: wildcard,
-          port: 0,
-        });
-        open.add(inner);
-        const made: UdpSession = { socket: inner, timer: undefined };
-        session = made;
-        sessions.set(key, made);
-        track((async (): Promise<void> => {
-          try {
-            for (;;) {
-              const [reply] = await inner.receive();
-              touch(key, made);
-              await socket.send(reply, peer);
-            }
-          } catch {
-            endSession(key);
-          }
-        })());
-      }
-      touch(key, session);
-      await session.socket.send(data, target).catch(() => endSession(key));
+  const answer = (reply: Uint8Array, rinfo: NodeDgram.RemoteInfo): void => {
+    try {
+      host.send(reply, rinfo.port, rinfo.address);
+    } catch { /* the host socket is closed */ }
+  };
+  const makeSession = (
+    key: string,
+    rinfo: NodeDgram.RemoteInfo,
+  ): UdpSession => {
+    const peer = unmapped(rinfo.address);
+    let session: UdpSession;
+    if (keep && keepable(peer, address)) {
+      // Made on this thread, so inside the namespace; from the client's address.
+      const inner = new TransparentUdp(peer, rinfo.port, address, port);
+      session = {
+        send: (data) => void inner.send(data),
+        close: () => inner.close(),
+        timer: undefined,
+      };
+      track(inner.receive((reply) => {
+        touch(key, session);
+        answer(reply, rinfo);
+      }));
+    } else {
+      const inner = dgram!.createSocket({
+        type: address.includes(":") ? "udp6" : "udp4",
+      });
+      session = {
+        send: (data) => inner.send(data, port, address),
+        close: () => inner.close(),
+        timer: undefined,
+      };
+      inner.on("message", (reply: Uint8Array) => {
+        touch(key, session);
+        answer(reply, rinfo);
+      });
+      inner.on("error", () => endSession(key));
     }
-  } catch {
+    open.add(session);
+    sessions.set(key, session);
+    return session;
+  };
+  host.on("message", (data: Uint8Array, rinfo: NodeDgram.RemoteInfo) => {
+    if (closing) return;
+    const key = `${rinfo.address} ${rinfo.port}`;
+    let session = sessions.get(key);
+    try {
+      session ??= makeSession(key, rinfo);
+      touch(key, session);
+      session.send(data);
+    } catch {
+      endSession(key);
+    }
+  });
+  host.on("close", () => {
     for (const key of [...sessions.keys()]) endSession(key);
-  }
+  });
 }
 
 async function stop(): Promise<void> {
   closing = true;
-  for (const listener of listeners) closeQuietly(listener);
+  const released = hostSockets.map(closeHostSocket);
   for (const resource of open) closeQuietly(resource);
   open.clear();
   // A socket is released only once the operations pending on it have
   // settled: wait for them, so the host ports are free when "closed" arrives.
+  await Promise.allSettled(released);
   while (tasks.size > 0) await Promise.allSettled([...tasks]);
   scope.postMessage({ type: "closed" });
 }
 
-function start(message: ForwarderStart): void {
-  const { mappings, nsFd, nsPath, address } = message;
-  const failed = bindAll(mappings);
+async function start(message: ForwarderStart): Promise<void> {
+  const { mappings, nsFd, nsPath } = message;
+  const failed = await bindAll(mappings);
   if (failed !== undefined) {
-    for (const listener of listeners) closeQuietly(listener);
+    await Promise.allSettled(hostSockets.map(closeHostSocket));
     scope.postMessage({ type: "bind-error", ...failed });
     return;
   }
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  const ports = hostSockets.map(portOf);
+  if (message.keepClientAddress) net ??= await import("node:net");
+  if (closing) return; // stop() closed what was bound
   const entered = enterNamespace(nsFd, nsPath);
   if (entered !== undefined) {
-    for (const listener of listeners) closeQuietly(listener);
+    await Promise.allSettled(hostSockets.map(closeHostSocket));
     scope.postMessage({ type: "ns-error", ...entered });
     return;
   }
@@ -246,22 +419,35 @@ function start(message: ForwarderStart): void {
   try {
     netns = Deno.readLinkSync("/proc/thread-self/ns/net");
   } catch { /* no read permission: only informative */ }
-  listeners.forEach((listener, i) => {
+  hostSockets.forEach((host, i) => {
     const mapping = mappings[i]!;
-    track(
-      mapping.protocol === "tcp"
-        ? serveTcp(listener as Deno.TcpListener, address, mapping.sandboxPort)
-        : serveUdp(
-          listener as Deno.DatagramConn,
+    const v6 = mapping.hostIp?.includes(":") ?? false;
+    const address = v6 && message.address6 !== undefined
+      ? message.address6
+      : message.address;
+    if (host.kind === "tcp") {
+      track(
+        serveTcp(
+          host.listener,
           address,
           mapping.sandboxPort,
+          message.keepClientAddress,
         ),
-    );
+      );
+    } else {
+      serveUdp(
+        host.socket,
+        address,
+        mapping.sandboxPort,
+        message.keepClientAddress,
+        message.udpIdleMs,
+      );
+    }
   });
   scope.postMessage({ type: "ready", ports, netns });
 }
 
 scope.onmessage = async ({ data }): Promise<void> => {
   if (data.type === "close") return await stop();
-  if (data.type === "start" && !closing) start(data);
+  if (data.type === "start" && !closing) await start(data);
 };

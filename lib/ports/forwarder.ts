@@ -11,7 +11,13 @@
  * and Deno sockets cannot move between Workers, so the thread that accepts
  * must be the one that connects. The thread dies with {@linkcode Forwarder.close}.
  *
- * UDP needs `Deno.listenDatagram`, i.e. Deno run with `--unstable-net`.
+ * UDP goes through `node:dgram`, so no `--unstable-net` is needed: each UDP
+ * client gets a session socket of its own toward the sandbox (ended after
+ * `udpIdleMs` without traffic), so each answer goes back to the client it
+ * answers. With `keepClientAddress`, the sandbox sees each client's own
+ * address as the peer (see `client_address.ts` for what the namespace
+ * needs); loopback clients, which no other namespace could answer, still
+ * come from the namespace's own address.
  *
  * @module
  */
@@ -34,6 +40,19 @@ export interface ForwarderOptions {
   nsPath?: string;
   /** The sandbox's IP address, as seen from inside its namespace (e.g. `127.0.0.1`). */
   sandboxAddress: string;
+  /**
+   * The sandbox's IPv6 address, for mappings whose host address is IPv6
+   * (`[::1]:8080:80`); without it those go to `sandboxAddress` too.
+   */
+  sandboxAddress6?: string;
+  /**
+   * Connect to the sandbox from each client's own address, so the server
+   * sees its real peer. The namespace entered must route the answers back:
+   * `prepareClientAddressRouting()` (`client_address.ts`). Default false.
+   */
+  keepClientAddress?: boolean;
+  /** How long a UDP client's session lives without traffic; default 60 s. */
+  udpIdleMs?: number;
   /** The ports to publish; a host port 0 gets a free port. */
   mappings: readonly PortMapping[];
   /** How long to wait for the forwarder thread to start; default 10 s. */
@@ -64,6 +83,12 @@ export interface ForwarderStart {
   nsPath: string | undefined;
   /** The sandbox's address inside its namespace. */
   address: string;
+  /** Its IPv6 address, for IPv6 host addresses; undefined without one. */
+  address6: string | undefined;
+  /** Whether to connect from the clients' own addresses. */
+  keepClientAddress: boolean;
+  /** The idle time of a UDP session, in ms. */
+  udpIdleMs: number;
 }
 
 /** What the forwarder thread is sent: start, then close. */
@@ -82,6 +107,16 @@ export type ForwarderReply =
 
 const CLOSE_TIMEOUT_MS = 2_000;
 
+/**
+ * Whether root publishing needs the userspace forwarder for `mapping`: an
+ * IPv6 host address (`[::1]:8080:80`, `[::]:8080:80`). The kernel cannot
+ * DNAT from `::1`, and nsnet's DNAT table is IPv4; everything else is
+ * DNAT'ed as root.
+ */
+export function forwardedInUserspace(mapping: PortMapping): boolean {
+  return mapping.hostIp?.includes(":") ?? false;
+}
+
 function validate(options: ForwarderOptions): void {
   if ((options.ns === undefined) === (options.nsPath === undefined)) {
     throw new InvalidArgumentError(
@@ -99,11 +134,14 @@ function validate(options: ForwarderOptions): void {
   if (options.mappings.length === 0) {
     throw new InvalidArgumentError("startForwarder needs at least one mapping");
   }
-  const udp = options.mappings.find((m) => m.protocol === "udp");
-  if (udp !== undefined && typeof Deno.listenDatagram !== "function") {
-    throw new NsnetError(
-      `cannot forward ${formatPortMapping(udp)}: UDP needs Deno.listenDatagram`,
-      { hint: "run Deno with --unstable-net, or publish UDP ports with DNAT" },
+  if (
+    options.sandboxAddress6 !== undefined &&
+    tryParseIP(options.sandboxAddress6)?.bytes.length !== 16
+  ) {
+    throw new InvalidArgumentError(
+      `the sandbox's IPv6 address must be an IPv6 address, not ${
+        JSON.stringify(options.sandboxAddress6)
+      }`,
     );
   }
 }
@@ -190,6 +228,9 @@ export function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
       nsFd: options.ns?.fd,
       nsPath: options.nsPath,
       address: options.sandboxAddress,
+      address6: options.sandboxAddress6,
+      keepClientAddress: options.keepClientAddress ?? false,
+      udpIdleMs: options.udpIdleMs ?? 60_000,
     };
     worker.postMessage(start);
   });

@@ -2,7 +2,9 @@
  * Publishing sandbox ports on the host (`-p`), as Podman does: specs
  * ({@linkcode parsePortSpecs}, {@linkcode probeHostPorts}), and three ways to
  * forward: nftables DNAT as root ({@linkcode publishPortsDnat}), a userspace
- * forwarder rootless ({@linkcode startForwarder}), or the rootless helper's
+ * forwarder rootless ({@linkcode startForwarder}, which keeps each client's
+ * address once {@linkcode prepareClientAddressRouting} has prepared the
+ * namespace it connects from; UDP without `--unstable-net`), or the rootless helper's
  * own forwarding ({@linkcode slirp4netnsAddHostFwd}, {@linkcode pastaPortArgs}).
  *
  * @module
@@ -30,6 +32,7 @@ export {
   type ForwarderOptions,
   startForwarder,
 } from "./forwarder.ts";
+export { prepareClientAddressRouting } from "./client_address.ts";
 export {
   DEFAULT_PORTS_TABLE,
   type DnatJumpRule,

@@ -9,27 +9,67 @@
  */
 
 import { NsnetError, SandboxNotFoundError } from "../errors.ts";
-import { type Forwarder, startForwarder } from "../ports/forwarder.ts";
+import {
+  type Forwarder,
+  forwardedInUserspace,
+  startForwarder,
+} from "../ports/forwarder.ts";
 import { processAlive, processStartTime } from "../process_identity.ts";
 import { selfCommand } from "../rootless/userns.ts";
-import { sandboxAddress } from "./status.ts";
+import { debug } from "../log.ts";
+import { prepareClientAddressRouting } from "../ports/client_address.ts";
+import { rootlessAccess } from "./rootless_ref.ts";
+import { sandboxAddress, statusAddresses } from "./status.ts";
 import { lockSandbox, readRecord, writeRecord } from "./store.ts";
 import type { SandboxRecord } from "./types.ts";
 
-/** Starts the forwarder of the sandbox in `record` for its published ports. */
-export function startForwarderFor(record: SandboxRecord): Promise<Forwarder> {
+/**
+ * Starts the forwarder of the sandbox in `record` for its published ports.
+ * A rootless bridge sandbox is reached from the shared rootless namespace,
+ * where its gateway is, and from each client's own address, so the server
+ * inside sees its real peer (`keepClientAddress`); should that namespace
+ * not take the routing it needs, the forwarder enters the sandbox's
+ * namespace instead and the peer is the sandbox's own address, as before.
+ */
+export async function startForwarderFor(
+  record: SandboxRecord,
+): Promise<Forwarder> {
+  const addresses = record.status ? statusAddresses(record.status) : [];
   const address = record.status ? sandboxAddress(record.status) : undefined;
   if (address === undefined || record.netnsPath === undefined) {
-    return Promise.reject(
-      new NsnetError(
-        `sandbox ${record.name} has no IPv4 address to forward its ports to`,
-      ),
+    throw new NsnetError(
+      `sandbox ${record.name} has no IPv4 address to forward its ports to`,
     );
   }
-  return startForwarder({
-    nsPath: record.netnsPath,
+  const address6 = addresses.map((a) => a.split("/")[0]!).find((a) =>
+    a.includes(":") && !a.toLowerCase().startsWith("fe80:")
+  );
+  // As root only IPv6 host addresses are forwarded here; DNAT does the rest.
+  const mappings = (record.published ?? []).filter((m) =>
+    record.rootless || forwardedInUserspace(m)
+  );
+  let nsPath = record.netnsPath;
+  let keepClientAddress = false;
+  if (record.rootless && record.mode.kind === "bridge") {
+    try {
+      const access = await rootlessAccess(record, false);
+      if (access !== undefined) {
+        await prepareClientAddressRouting(access.path);
+        nsPath = access.path;
+        keepClientAddress = true;
+      }
+    } catch (error) {
+      debug(
+        `forwarder of ${record.name}: clients' addresses not kept: ${error}`,
+      );
+    }
+  }
+  return await startForwarder({
+    nsPath,
     sandboxAddress: address,
-    mappings: record.published ?? [],
+    sandboxAddress6: address6,
+    keepClientAddress,
+    mappings,
   });
 }
 

@@ -44,6 +44,7 @@ import {
 import { releaseRootlessReference } from "./rootless_ref.ts";
 import { selectBackend } from "./backends/select.ts";
 import { preparePortMappings } from "../ports/probe.ts";
+import { forwardedInUserspace } from "../ports/forwarder.ts";
 
 export { resolveOwner } from "./backends/join.ts";
 
@@ -154,8 +155,14 @@ export async function createSandbox(
  * side (rootless, on a named network), started by whoever runs the sandbox.
  */
 export function needsHostForwarder(record: SandboxRecord): boolean {
-  return record.rootless && (record.published ?? []).length > 0 &&
-    selectBackend(record.mode, record.backend).hostForwarder;
+  const published = record.published ?? [];
+  if (!selectBackend(record.mode, record.backend).hostForwarder) return false;
+  // As root the builtin bridge DNATs, except IPv6 host addresses.
+  return record.rootless
+    ? published.length > 0
+    : record.mode.kind === "bridge" &&
+      (record.backend ?? "builtin") === "builtin" &&
+      published.some(forwardedInUserspace);
 }
 
 /**
