@@ -8,11 +8,15 @@ import {
   createNetwork,
   DEFAULT_NETWORK,
   getNetwork,
+  ipv6HostAddress,
   listNetworks,
   NetworkExistsError,
   NetworkNotFoundError,
   parseSubnet,
+  parseSubnet6,
   removeNetwork,
+  sandboxAddress6,
+  subnets6Overlap,
   validateNetwork,
 } from "../lib/bridge/network.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
@@ -112,4 +116,45 @@ nsTest("validateNetwork: bad subnets, gateways, names and MTUs", () => {
     prefixLength: 24,
     size: 256,
   });
+});
+
+Deno.test("IPv6 subnets: parsed, overlaps found, host addresses derived (dual-stack)", () => {
+  assertEquals(parseSubnet6("fd00:1::/64").prefixLength, 64);
+  assertThrows(() => parseSubnet6("fd00:1::1/64"), Error, "has host bits set");
+  assertThrows(() => parseSubnet6("fd00:1::/48"), Error, "64 to 120");
+  assertThrows(() => parseSubnet6("10.0.0.0/24"), Error, "invalid IPv6 subnet");
+  assertEquals(
+    subnets6Overlap(parseSubnet6("fd00:1::/64"), parseSubnet6("fd00:1::/96")),
+    true,
+  );
+  assertEquals(
+    subnets6Overlap(parseSubnet6("fd00:1::/64"), parseSubnet6("fd00:2::/64")),
+    false,
+  );
+  assertEquals(ipv6HostAddress("fd00:1::/64", 2), "fd00:1::2");
+  assertEquals(ipv6HostAddress("fd00:1::/120", 255), "fd00:1::ff");
+  const network = {
+    name: "d",
+    bridge: "d0",
+    subnet: "10.5.0.0/24",
+    gateway: "10.5.0.1",
+    subnet6: "fd00:5::/64",
+    gateway6: "fd00:5::1",
+  };
+  assertEquals(validateNetwork(network), network);
+  assertEquals(sandboxAddress6(network, "10.5.0.7"), "fd00:5::7");
+  assertEquals(
+    sandboxAddress6({ ...network, subnet6: undefined }, "10.5.0.7"),
+    undefined,
+  );
+  assertThrows(
+    () => validateNetwork({ ...network, gateway6: "fd00:6::1" }),
+    Error,
+    "is not a host address of fd00:5::/64",
+  );
+  assertThrows(
+    () => validateNetwork({ ...network, dnsUpstreams: ["example.com"] }),
+    Error,
+    "invalid DNS upstream",
+  );
 });

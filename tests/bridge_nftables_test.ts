@@ -37,7 +37,7 @@ nsTest(
   () => {
     assertEquals(
       firewallBatch([], "t"),
-      "table ip t {}\ndelete table ip t\n",
+      "table ip t {}\ndelete table ip t\ntable ip6 t {}\ndelete table ip6 t\n",
     );
   },
 );

@@ -35,8 +35,20 @@ import { addRoute } from "../netlink/route.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
 import { checkFault } from "../netns/_faults.ts";
 import { getNS, type NetNS } from "../netns/netns.ts";
+import {
+  dnsEnabled,
+  type DnsPlace,
+  startNetworkDns,
+  stopNetworkDns,
+} from "../dns/network_dns.ts";
 import { Ipam, networksInUse } from "./ipam.ts";
-import { type NetworkConfig, parseSubnet, validateNetwork } from "./network.ts";
+import {
+  type NetworkConfig,
+  parseSubnet,
+  parseSubnet6,
+  sandboxAddress6,
+  validateNetwork,
+} from "./network.ts";
 import {
   applyFirewall,
   type NftTarget,
@@ -84,6 +96,11 @@ export interface BridgeOptions {
    * before a new one is handed out (what a failed teardown left).
    */
   isStale?: (sandboxId: string) => boolean;
+  /**
+   * Start the network's DNS responder (`lib/dns/network_dns.ts`) unless it
+   * runs; default false. It stops with the network's last sandbox.
+   */
+  dns?: boolean;
 }
 
 /** The default state dir as root. */
@@ -132,6 +149,14 @@ function ipamDir(ctx: BridgeContext): string {
   return `${ctx.stateDir}/ipam`;
 }
 
+function dnsPlace(ctx: BridgeContext): DnsPlace {
+  return {
+    stateDir: ctx.stateDir,
+    ipamDir: ipamDir(ctx),
+    nsPath: ctx.rootless ? ctx.hostNSPath : undefined,
+  };
+}
+
 function lockPath(ctx: BridgeContext): string {
   return `${ctx.stateDir}/bridge.lock`;
 }
@@ -153,14 +178,21 @@ function randomMac(): string {
 }
 
 const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
+const IPV6_FORWARD = "/proc/sys/net/ipv6/conf/all/forwarding";
 
-/** Turns on IPv4 forwarding in the bridge's namespace. */
-async function enableForwarding(ctx: BridgeContext): Promise<void> {
+/** Turns on IPv4 forwarding (and IPv6's, for `ipv6`) in the bridge's namespace. */
+async function enableForwarding(
+  ctx: BridgeContext,
+  ipv6 = false,
+): Promise<void> {
+  const files = ipv6 ? [IP_FORWARD, IPV6_FORWARD] : [IP_FORWARD];
   if (!ctx.rootless) {
     // /proc/sys/net is resolved in the opening thread's namespace.
     ctx.hostNS.run(() => {
-      if (Deno.readTextFileSync(IP_FORWARD).trim() !== "1") {
-        Deno.writeTextFileSync(IP_FORWARD, "1\n");
+      for (const file of files) {
+        if (Deno.readTextFileSync(file).trim() !== "1") {
+          Deno.writeTextFileSync(file, "1\n");
+        }
       }
     });
     return;
@@ -170,7 +202,7 @@ async function enableForwarding(ctx: BridgeContext): Promise<void> {
       `--net=${ctx.hostNSPath}`,
       "sh",
       "-c",
-      `echo 1 > ${IP_FORWARD}`,
+      files.map((file) => `echo 1 > ${file}`).join(" && "),
     ],
     stdout: "null",
     stderr: "piped",
@@ -225,6 +257,13 @@ function ensureBridge(
     addAddress(sock, network.bridge, `${network.gateway}/${prefix}`, {
       replace: true,
     });
+    if (network.subnet6 !== undefined && network.gateway6 !== undefined) {
+      const prefix6 = parseSubnet6(network.subnet6).prefixLength;
+      addAddress(sock, network.bridge, `${network.gateway6}/${prefix6}`, {
+        replace: true,
+        noDad: true,
+      });
+    }
     setLink(sock, network.bridge, { up: true });
   }
   index ??= getLink(sock, network.bridge, { stats: false }).index;
@@ -269,6 +308,7 @@ export async function setupBridge(
         network,
         ifname,
         options.isStale,
+        options.dns ?? false,
       );
     } catch (error) {
       // Nothing was done, and what is there belongs to the earlier setup.
@@ -341,7 +381,8 @@ async function configure(
   sandboxId: string,
   network: NetworkConfig,
   ifname: string,
-  isStale?: (sandboxId: string) => boolean,
+  isStale: ((sandboxId: string) => boolean) | undefined,
+  dns: boolean,
 ): Promise<StatusBlock> {
   let address: string;
   let first: boolean;
@@ -362,8 +403,9 @@ async function configure(
   checkFault("bridge:after-ipam");
   const target = nftTarget(ctx);
   let pending: PendingBatch | undefined;
+  const ipv6 = network.subnet6 !== undefined;
   if (first) {
-    await enableForwarding(ctx);
+    await enableForwarding(ctx, ipv6);
     // nft commits in its own process while the links are made here.
     pending = await startFirewall(target, networksInUse(ipamDir(ctx)));
   }
@@ -381,7 +423,7 @@ async function configure(
     status = connected.status;
     if (pending === undefined && connected.bridgeCreated) {
       // The bridge had vanished under running sandboxes: set it all up again.
-      await enableForwarding(ctx);
+      await enableForwarding(ctx, ipv6);
       await applyFirewall(target, networksInUse(ipamDir(ctx)));
     }
   } catch (error) {
@@ -390,6 +432,12 @@ async function configure(
   }
   await pending?.done();
   checkFault("bridge:after-firewall");
+  if (dns && dnsEnabled(network)) {
+    // Names are a convenience: a responder that cannot start leaves the sandbox working.
+    await startNetworkDns(dnsPlace(ctx), network).catch((error) =>
+      warn(`network ${network.name}: no name resolution: ${error.message}`)
+    );
+  }
   debug(`sandbox ${sandboxId} on ${network.name}: ${address} via ${ifname}`);
   return status;
 }
@@ -405,6 +453,10 @@ function connect(
   first: boolean,
 ): { status: StatusBlock; bridgeCreated: boolean } {
   const prefix = parseSubnet(network.subnet).prefixLength;
+  const address6 = sandboxAddress6(network, address);
+  const prefix6 = network.subnet6 === undefined
+    ? 0
+    : parseSubnet6(network.subnet6).prefixLength;
   const mac = randomMac();
   let bridgeCreated: boolean;
   {
@@ -432,6 +484,14 @@ function connect(
       gateway: network.gateway,
       device: ifname,
     });
+    if (address6 !== undefined) {
+      addAddress(inner, ifname, `${address6}/${prefix6}`, { noDad: true });
+      addRoute(inner, {
+        destination: "default",
+        gateway: network.gateway6,
+        device: ifname,
+      });
+    }
   }
   checkFault("bridge:after-route");
   return {
@@ -439,10 +499,13 @@ function connect(
     status: {
       interfaces: {
         [ifname]: {
-          subnets: [{
-            ipnet: `${address}/${prefix}`,
-            gateway: network.gateway,
-          }],
+          subnets: [
+            { ipnet: `${address}/${prefix}`, gateway: network.gateway },
+            ...(address6 === undefined ? [] : [{
+              ipnet: `${address6}/${prefix6}`,
+              gateway: network.gateway6!,
+            }]),
+          ],
           "mac_address": mac,
         },
       },
@@ -479,6 +542,9 @@ async function unconfigure(
     networksInUse(dir).filter((n) => n.name !== network.name);
   let pending: PendingBatch | undefined;
   if (last) {
+    await stopNetworkDns(ctx.stateDir, network.name).catch((error) =>
+      errors.push(error)
+    );
     try {
       checkFault("bridge:teardown-firewall");
       pending = await startFirewall(nftTarget(ctx), others());

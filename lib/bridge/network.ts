@@ -14,6 +14,7 @@ import {
   NsnetError,
 } from "../errors.ts";
 import { writeFileAtomicSync } from "../fs.ts";
+import { formatIPv6, tryParseIP } from "../netlink/ip_address.ts";
 import { validateLinkName } from "../netlink/link.ts";
 import { isRootless } from "../rootless/detect.ts";
 
@@ -31,6 +32,20 @@ export interface NetworkConfig {
   mtu?: number;
   /** No masquerading: sandboxes reach each other and the host, nothing beyond. */
   internal?: boolean;
+  /**
+   * Dual-stack: the IPv6 subnet (`fd00:1::/64`, prefix 64 to 120). A
+   * sandbox's IPv6 address has the same host number as its IPv4 address.
+   */
+  subnet6?: string;
+  /** The bridge's IPv6 address and the sandboxes' IPv6 gateway (with `subnet6`). */
+  gateway6?: string;
+  /**
+   * Where the network's DNS responder forwards names that are not its
+   * sandboxes' (`ADDR[:PORT]`); default the host's non-loopback nameservers.
+   */
+  dnsUpstreams?: string[];
+  /** No DNS responder: sandboxes do not resolve each other's names. */
+  disableDns?: boolean;
 }
 
 /** The name of the default network. */
@@ -120,7 +135,83 @@ export function parseSubnet(cidr: string): BridgeSubnet {
   return { base, prefixLength, size };
 }
 
-/** Whether two subnets share any address. */
+/** A parsed IPv6 subnet: its base as a 128-bit number and its prefix length. */
+export interface BridgeSubnet6 {
+  /** The subnet's first address. */
+  base: bigint;
+  /** Its prefix length (64 to 120). */
+  prefixLength: number;
+}
+
+function ipv6ToBigInt(bytes: Uint8Array): bigint {
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  return n;
+}
+
+/** A 128-bit number as an IPv6 address in canonical text. */
+export function bigIntToIPv6(n: bigint): string {
+  const bytes = new Uint8Array(16);
+  for (let i = 15; i >= 0; i--) {
+    bytes[i] = Number(n & 255n);
+    n >>= 8n;
+  }
+  return formatIPv6(bytes);
+}
+
+/** Parses an IPv6 subnet (`fd00:1::/64`); throws naming what is wrong. */
+export function parseSubnet6(cidr: string): BridgeSubnet6 {
+  const slash = cidr.indexOf("/");
+  const ip = slash < 0 ? undefined : tryParseIP(cidr.slice(0, slash));
+  const prefixText = cidr.slice(slash + 1);
+  if (ip?.bytes.length !== 16 || !/^\d{1,3}$/.test(prefixText)) {
+    throw new InvalidArgumentError(
+      `invalid IPv6 subnet ${JSON.stringify(cidr)}`,
+      { hint: "give an IPv6 subnet such as fd00:1::/64" },
+    );
+  }
+  const prefixLength = Number(prefixText);
+  if (prefixLength < 64 || prefixLength > 120) {
+    throw new InvalidArgumentError(
+      `subnet ${cidr}: an IPv6 prefix length must be 64 to 120`,
+    );
+  }
+  const base = ipv6ToBigInt(ip.bytes);
+  const hostBits = (1n << BigInt(128 - prefixLength)) - 1n;
+  if ((base & hostBits) !== 0n) {
+    throw new InvalidArgumentError(`subnet ${cidr} has host bits set`, {
+      hint: `did you mean ${bigIntToIPv6(base & ~hostBits)}/${prefixLength}?`,
+    });
+  }
+  return { base, prefixLength };
+}
+
+/** Whether two IPv6 subnets share an address. */
+export function subnets6Overlap(a: BridgeSubnet6, b: BridgeSubnet6): boolean {
+  const shorter = Math.min(a.prefixLength, b.prefixLength);
+  const shift = BigInt(128 - shorter);
+  return (a.base >> shift) === (b.base >> shift);
+}
+
+/** Host number `index` of an IPv6 subnet, as an address. */
+export function ipv6HostAddress(cidr: string, index: number): string {
+  return bigIntToIPv6(parseSubnet6(cidr).base + BigInt(index));
+}
+
+/**
+ * The IPv6 address a sandbox gets on a dual-stack network: the host number
+ * of its IPv4 address in `subnet6`; undefined without `subnet6`.
+ */
+export function sandboxAddress6(
+  network: NetworkConfig,
+  address: string,
+): string | undefined {
+  if (network.subnet6 === undefined) return undefined;
+  const index = ipv4ToNumber(address) - parseSubnet(network.subnet).base;
+  return ipv6HostAddress(network.subnet6, index);
+}
+
+/** Whether two IPv4 subnets share an address. */
 export function subnetsOverlap(a: BridgeSubnet, b: BridgeSubnet): boolean {
   return a.base < b.base + b.size && b.base < a.base + a.size;
 }
@@ -154,6 +245,37 @@ export function validateNetwork(config: NetworkConfig): NetworkConfig {
     throw new InvalidArgumentError(
       `gateway ${config.gateway} is not a host address of ${config.subnet}`,
     );
+  }
+  if (config.subnet6 !== undefined) {
+    const subnet6 = parseSubnet6(config.subnet6);
+    const gateway6 = tryParseIP(config.gateway6 ?? "");
+    const size = 1n << BigInt(128 - subnet6.prefixLength);
+    const g = gateway6?.bytes.length === 16
+      ? ipv6ToBigInt(gateway6.bytes)
+      : -1n;
+    if (g <= subnet6.base || g >= subnet6.base + size - 1n) {
+      throw new InvalidArgumentError(
+        `IPv6 gateway ${config.gateway6} is not a host address of ${config.subnet6}`,
+      );
+    }
+  } else if (config.gateway6 !== undefined) {
+    throw new InvalidArgumentError(
+      `IPv6 gateway ${config.gateway6} without an IPv6 subnet`,
+      { hint: "give the IPv6 subnet too: --subnet fd00:N::/64" },
+    );
+  }
+  for (const upstream of config.dnsUpstreams ?? []) {
+    const host = upstream.startsWith("[")
+      ? upstream.slice(1, upstream.indexOf("]"))
+      : upstream.split(":").length === 2
+      ? upstream.split(":")[0]!
+      : upstream;
+    if (tryParseIP(host) === undefined) {
+      throw new InvalidArgumentError(
+        `invalid DNS upstream ${JSON.stringify(upstream)}`,
+        { hint: "give ADDR, ADDR:PORT or [IPV6]:PORT with an IP address" },
+      );
+    }
   }
   if (
     config.mtu !== undefined &&
@@ -263,6 +385,14 @@ export interface CreateNetworkOptions extends NetworkStoreOptions {
   mtu?: number;
   /** No masquerading. */
   internal?: boolean;
+  /** IPv6 subnet, for a dual-stack network (`fd00:1::/64`). */
+  subnet6?: string;
+  /** IPv6 gateway; default the IPv6 subnet's first host address. */
+  gateway6?: string;
+  /** The DNS responder's upstreams (`ADDR[:PORT]`). */
+  dnsUpstreams?: string[];
+  /** No DNS responder. */
+  disableDns?: boolean;
 }
 
 /**
@@ -309,6 +439,27 @@ export function createNetwork(
   };
   if (options.mtu !== undefined) config.mtu = options.mtu;
   if (options.internal) config.internal = true;
+  if (options.dnsUpstreams !== undefined && options.dnsUpstreams.length > 0) {
+    config.dnsUpstreams = [...options.dnsUpstreams];
+  }
+  if (options.disableDns) config.disableDns = true;
+  if (options.subnet6 !== undefined) {
+    const subnet6 = parseSubnet6(options.subnet6);
+    const overlap6 = existing.find((n) =>
+      n.subnet6 !== undefined &&
+      subnets6Overlap(parseSubnet6(n.subnet6), subnet6)
+    );
+    if (overlap6 !== undefined) {
+      throw new NetworkExistsError(
+        `subnet ${options.subnet6} overlaps ${overlap6.subnet6} of network ${overlap6.name}`,
+        "choose another IPv6 subnet with --subnet",
+      );
+    }
+    config.subnet6 = options.subnet6;
+    config.gateway6 = options.gateway6 ?? bigIntToIPv6(subnet6.base + 1n);
+  } else if (options.gateway6 !== undefined) {
+    config.gateway6 = options.gateway6; // refused by validateNetwork
+  }
   validateNetwork(config);
   Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const path = fileOf(dir, name);

@@ -60,11 +60,24 @@ export function firewallBatch(
   networks: readonly NetworkConfig[],
   table: string = DEFAULT_NFT_TABLE,
 ): string {
+  const drop6 = `table ip6 ${table} {}\ndelete table ip6 ${table}\n`;
   if (networks.length === 0) {
-    return `table ip ${table} {}\ndelete table ip ${table}\n`;
+    return `table ip ${table} {}\ndelete table ip ${table}\n${drop6}`;
   }
+  const ipv4 = familyBatch("ip", networks, table);
+  // IPv6 (dual-stack networks): its own table, gone when no network has a subnet6.
+  return networks.some((n) => n.subnet6 !== undefined)
+    ? ipv4 + familyBatch("ip6", networks, table)
+    : ipv4 + drop6;
+}
+
+function familyBatch(
+  family: "ip" | "ip6",
+  networks: readonly NetworkConfig[],
+  table: string,
+): string {
   const lines = [
-    `table ip ${table} {`,
+    `table ${family} ${table} {`,
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
     "  }",
@@ -72,20 +85,22 @@ export function firewallBatch(
     "    type filter hook forward priority filter; policy accept;",
     "  }",
     "}",
-    `flush table ip ${table}`,
+    `flush table ${family} ${table}`,
   ];
   const rule = (chain: string, body: string, network: NetworkConfig): void => {
     lines.push(
-      `add rule ip ${table} ${chain} ${body} comment ${
+      `add rule ${family} ${table} ${chain} ${body} comment ${
         quote(`nsnet:${network.name}`)
       }`,
     );
   };
   for (const n of networks) {
     if (n.internal) continue;
+    const subnet = family === "ip" ? n.subnet : n.subnet6;
+    if (subnet === undefined) continue;
     rule(
       "postrouting",
-      `ip saddr ${n.subnet} ip daddr != ${n.subnet} masquerade`,
+      `${family} saddr ${subnet} ${family} daddr != ${subnet} masquerade`,
       n,
     );
   }

@@ -10,8 +10,9 @@ import {
   listNetworks,
   removeNetwork,
 } from "../bridge/network.ts";
+import { runNetworkDns } from "../dns/network_dns.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { printJson, printTable } from "./output.ts";
+import { EXIT, ExitRequest, printJson, printTable } from "./output.ts";
 
 /** The `network` command and its subcommands. */
 export function networkCommand(): CommandUnknownOpts {
@@ -19,7 +20,27 @@ export function networkCommand(): CommandUnknownOpts {
     .description("create, list and remove bridge networks")
     .addCommand(createCommand())
     .addCommand(listCommand())
-    .addCommand(removeCommand());
+    .addCommand(removeCommand())
+    .addCommand(dnsServeCommand(), { hidden: true });
+}
+
+function dnsServeCommand(): CommandUnknownOpts {
+  return new Command("dns-serve")
+    .description(
+      "run a network's DNS responder (started with the network's first sandbox)",
+    )
+    .argument("<name>", "network name")
+    .requiredOption("--ipam-dir <dir>", "the network's allocation dir")
+    .requiredOption("--pid-file <file>", "written once listening")
+    .option("--netns <path>", "the namespace to answer in")
+    .action(async (name, opts) => {
+      await runNetworkDns(name, {
+        ipamDir: opts.ipamDir,
+        pidFile: opts.pidFile,
+        netns: opts.netns,
+      });
+      throw new ExitRequest(EXIT.OK);
+    });
 }
 
 function createCommand(): CommandUnknownOpts {
@@ -28,7 +49,8 @@ function createCommand(): CommandUnknownOpts {
     .argument("<name>", "the network's name")
     .option(
       "--subnet <cidr>",
-      "IPv4 subnet (default: the first free 10.89.N.0/24)",
+      "IPv4 subnet (default: the first free 10.89.N.0/24); again with an IPv6 subnet for dual-stack",
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .option(
       "--bridge <if>",
@@ -38,8 +60,21 @@ function createCommand(): CommandUnknownOpts {
       "--gateway <ip>",
       "gateway address (default: the subnet's first host)",
     )
+    .option(
+      "--gateway6 <ip>",
+      "IPv6 gateway (default: the IPv6 subnet's first host)",
+    )
     .option("--mtu <n>", "MTU of the bridge and the veths")
     .option("--internal", "no masquerading: no traffic leaves the network")
+    .option(
+      "--dns-upstream <addr>",
+      "where the network's DNS responder forwards other names (ADDR[:PORT], repeatable; default the host's nameservers)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
+      "--disable-dns",
+      "no DNS responder: sandboxes do not resolve each other's names",
+    )
     .option("--json", "print the network as JSON")
     .action((name, opts) => {
       let mtu: number | undefined;
@@ -49,8 +84,20 @@ function createCommand(): CommandUnknownOpts {
           throw new InvalidArgumentError(`invalid MTU ${opts.mtu}`);
         }
       }
+      const subnets = opts.subnet ?? [];
+      const v4 = subnets.filter((c) => !c.includes(":"));
+      const v6 = subnets.filter((c) => c.includes(":"));
+      if (v4.length > 1 || v6.length > 1) {
+        throw new InvalidArgumentError(
+          `--subnet given ${subnets.length} times: at most one IPv4 and one IPv6 subnet`,
+        );
+      }
       const network = createNetwork(name, {
-        subnet: opts.subnet,
+        subnet: v4[0],
+        subnet6: v6[0],
+        gateway6: opts.gateway6,
+        dnsUpstreams: opts.dnsUpstream,
+        disableDns: opts.disableDns,
         bridge: opts.bridge,
         gateway: opts.gateway,
         mtu,

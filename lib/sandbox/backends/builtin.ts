@@ -25,6 +25,8 @@ import {
   publishPortsDnat,
   unpublishPortsDnat,
 } from "../../ports/nftables_dnat.ts";
+import { forwardedInUserspace } from "../../ports/forwarder.ts";
+import { dnsEnabled } from "../../dns/network_dns.ts";
 import type { HelperOptions } from "../../rootless/helper_options.ts";
 import { readRecord, stateDir } from "../store.ts";
 import { rootlessAccess } from "../rootless_ref.ts";
@@ -72,9 +74,12 @@ async function bridgeSetup(
   try {
     const status = await setupBridge(ctx, ns, record.name, network, {
       isStale: hasNoRecord,
+      dns: dnsEnabled(network),
     });
-    // Rootless, the caller forwards from the host side (nsnet run): no DNAT here.
-    if (published.length > 0 && !record.rootless) {
+    // Rootless, the caller forwards from the host side (nsnet run): no DNAT
+    // here; as root neither for IPv6 host addresses (the forwarder's).
+    const dnat = published.filter((m) => !forwardedInUserspace(m));
+    if (dnat.length > 0 && !record.rootless) {
       const address = sandboxAddress(status);
       if (address === undefined) {
         throw new NsnetError(
@@ -83,7 +88,7 @@ async function bridgeSetup(
       }
       // Traffic to 127.0.0.1 reaches the sandbox only when the bridge may route it.
       enableRouteLocalnet(network.bridge);
-      await publishPortsDnat(record.name, address, published);
+      await publishPortsDnat(record.name, address, dnat);
     }
     return status;
   } finally {
@@ -142,9 +147,11 @@ export const builtinBackend: NetworkBackend = {
     options: BackendOptions,
   ): PreparedBackend {
     const network = networkOf(config);
-    getNetwork(network); // NetworkNotFoundError names it
+    const found = getNetwork(network); // NetworkNotFoundError names it
     return {
       namespace: "own",
+      // The network's DNS responder first: the sandboxes' names, then upstream.
+      nameservers: dnsEnabled(found) ? [found.gateway] : undefined,
       setup: (record, ns) => bridgeSetup(record, ns!, network, options.helper),
     };
   },
