@@ -52,7 +52,9 @@ function argvFor(deno: string, example: string): string[] {
 }
 
 Deno.test("examples/ holds the scripts README promises", () => {
-  for (const name of ["http_server_test.ts", "two_sandboxes.ts"]) {
+  for (
+    const name of ["http_server_test.ts", "lab_test.ts", "two_sandboxes.ts"]
+  ) {
     assert(EXAMPLES.includes(name), `examples/${name} is missing`);
   }
 });

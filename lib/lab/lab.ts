@@ -142,14 +142,16 @@ async function withLabLock<T>(
   fn: (lock: FileLock) => Promise<T> | T,
 ): Promise<T> {
   const lock = await lockLab(name);
-  let remove = false;
   try {
-    const result = await fn(lock);
-    remove = readLabRecord(name) === undefined;
-    return result;
+    return await fn(lock);
   } finally {
-    lock.release({ remove });
-    if (remove) pruneLabDirs();
+    // With the lab gone (or never made), its lock file and empty dirs go too.
+    let gone = false;
+    try {
+      gone = readLabRecord(name) === undefined;
+    } catch { /* a damaged record stays, and its lock */ }
+    lock.release({ remove: gone });
+    if (gone) pruneLabDirs();
   }
 }
 
