@@ -179,14 +179,20 @@ export function attachVeth(host: NetlinkSocket, plan: VethPlan): string {
       addAddress(inner, plan.ifname, address, { noDad: address.includes(":") });
     }
     for (const route of plan.routes) {
-      addRoute(inner, {
-        destination: route.dst === "0.0.0.0/0" || route.dst === "::/0"
-          ? "default"
-          : route.dst,
-        family: route.dst.includes(":") ? AF.INET6 : AF.INET,
-        gateway: route.gw,
-        device: plan.ifname,
-      });
+      const isDefault = route.dst === "0.0.0.0/0" || route.dst === "::/0";
+      try {
+        addRoute(inner, {
+          destination: isDefault ? "default" : route.dst,
+          family: route.dst.includes(":") ? AF.INET6 : AF.INET,
+          gateway: route.gw,
+          device: plan.ifname,
+        });
+      } catch (error) {
+        // A second interface on the network: the first one's default route stays.
+        if (!isDefault || (error as { code?: string }).code !== "EEXIST") {
+          throw error;
+        }
+      }
     }
   } finally {
     inner.close();
