@@ -9,6 +9,7 @@
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { killOrphans, nsnet, run, succeeds } from "./_helpers.ts";
+import { cleanupRootless, nsnetAsUser, rootlessEnv } from "./_rootless.ts";
 import { DEFAULT_NETWORK } from "../lib/bridge/network.ts";
 import { Ipam } from "../lib/bridge/ipam.ts";
 import { publishPortsDnat } from "../lib/ports/nftables_dnat.ts";
@@ -333,6 +334,81 @@ Deno.test("gc: a helper whose sandbox record went is stopped, and its namespace 
     if (alive(pid)) Deno.kill(pid, "SIGKILL");
     if (exists(record.netnsPath)) unmountNS(record.netnsPath);
     await nsnet("gc");
+  }
+});
+
+Deno.test("gc rootless: a forwarder and a lease of a sandbox whose record went, a stale record; root's gc leaves the user's state alone", async () => {
+  const env = rootlessEnv();
+  await cleanupRootless();
+  const state = `${env.runtimeDir}/nsnet`;
+  const records = `${state}/sandboxes`;
+  const name = `${tag}-r`;
+  const stale = `${tag}-rstale`;
+  const port = 20000 + (Deno.pid + 2) % 10000;
+  try {
+    const made = await nsnetAsUser([
+      "sandbox",
+      "create",
+      name,
+      "-p",
+      `127.0.0.1:${port}:80`,
+    ]);
+    assertEquals(made.code, 0, made.stderr);
+    const record = JSON.parse(
+      Deno.readTextFileSync(`${records}/${name}.json`),
+    );
+    const forwarder: number = record.forwarder.pid;
+    assert(alive(forwarder));
+    // The record goes (as after a crash in the middle of its removal).
+    Deno.removeSync(`${records}/${name}.json`);
+    const staleRecord = `${records}/${stale}.json`;
+    Deno.writeTextFileSync(
+      staleRecord,
+      JSON.stringify({
+        version: 1,
+        name: stale,
+        mode: { kind: "none" },
+        ports: [],
+        dns: [],
+        created: new Date().toISOString(),
+        phase: "ready",
+        rootless: true,
+        netnsPath: `${env.runtimeDir}/netns/${randomNSName()}`,
+        ownsNetns: true,
+      }),
+      { mode: 0o600 },
+    );
+    Deno.chownSync(staleRecord, env.uid, env.gid);
+    // Root's gc has its own state: the user's is not its to judge.
+    const rootGc = await gc("--dry-run");
+    assertEquals(
+      rootGc.filter((e) =>
+        e.name.includes(env.runtimeDir) || e.detail.includes(tag) ||
+        e.name === String(forwarder)
+      ),
+      [],
+    );
+    const dry = await nsnetAsUser(["gc", "--dry-run", "--json"]);
+    assertEquals(dry.code, 0, dry.stderr);
+    const listed = JSON.parse(dry.stdout) as GcEntry[];
+    entry(listed, "forwarder", String(forwarder));
+    assert(listed.some((e) => e.kind === "lease" && e.detail.includes(name)));
+    assert(entry(listed, "sandbox", stale).detail.includes("gone"));
+    assert(alive(forwarder) && exists(staleRecord));
+    const out = await nsnetAsUser(["gc", "--json"]);
+    assertEquals(out.code, 0, out.stderr + out.stdout);
+    const removed = JSON.parse(out.stdout) as GcEntry[];
+    for (const e of removed) assertEquals(e.status, "removed", e.name);
+    entry(removed, "forwarder", String(forwarder));
+    await waitFor("the forwarder to end", () => !alive(forwarder));
+    assert(!exists(staleRecord));
+    const leases = `${state}/rootless-netns/bridge/ipam/bridge.json`;
+    assert(
+      !exists(leases) || !Deno.readTextFileSync(leases).includes(name),
+      "the lease",
+    );
+  } finally {
+    await cleanupRootless();
   }
 });
 
