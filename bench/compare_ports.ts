@@ -32,9 +32,11 @@ async function iperf(
   port: number,
   prefix: string[] = [],
 ): Promise<number> {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 20; i++) {
     const [program, ...args] = [
       ...prefix,
+      "timeout",
+      String(SECONDS + 5),
       "iperf3",
       "-c",
       host,
@@ -42,6 +44,8 @@ async function iperf(
       String(port),
       "-t",
       String(SECONDS),
+      "--connect-timeout",
+      "1000",
       "-J",
     ];
     const out = await new Deno.Command(program!, {
@@ -55,7 +59,7 @@ async function iperf(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`iperf3 to ${host}:${port} never connected`);
+  throw new Error(`iperf3 to ${host}:${port} got no result`);
 }
 
 function serverIn(prefix: string[], port = 5201): Deno.ChildProcess {
@@ -85,6 +89,7 @@ const results: [string, number | string][] = [];
 async function measure(name: string, fn: () => Promise<number>): Promise<void> {
   try {
     results.push([name, await fn()]);
+    console.error(`${name}: ${results.at(-1)![1]}`);
   } catch (error) {
     results.push([
       name,

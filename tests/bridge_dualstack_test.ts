@@ -152,3 +152,108 @@ nsTest("network create refuses a bad or overlapping IPv6 subnet", async () => {
   assertEquals(three.code, 1);
   assertStringIncludes(three.stderr, "at most one IPv4 and one IPv6 subnet");
 });
+
+nsTest(
+  "static --ip and --mac; an address outside the subnet or taken is a clear error, nothing made",
+  async () => {
+    const made = await nsnet(
+      "network",
+      "create",
+      NET,
+      "--subnet",
+      V4,
+      "--subnet",
+      V6,
+    );
+    assertEquals(made.code, 0, made.stderr);
+    try {
+      const fixed = await nsnet(
+        "sandbox",
+        "create",
+        "ds-fixed",
+        "--network",
+        NET,
+        "--ip",
+        "10.123.90.50",
+        "--mac",
+        "02:00:00:00:00:50",
+        "--json",
+      );
+      assertEquals(fixed.code, 0, fixed.stderr);
+      const eth0 = JSON.parse(fixed.stdout).status.interfaces.eth0;
+      assertEquals(eth0.subnets.map((s: { ipnet: string }) => s.ipnet), [
+        "10.123.90.50/24",
+        "fd00:7b5a::32/64",
+      ]);
+      assertEquals(eth0.mac_address, "02:00:00:00:00:50");
+      const link = await nsnet(
+        "sandbox",
+        "exec",
+        "ds-fixed",
+        "--",
+        "ip",
+        "-br",
+        "link",
+        "show",
+        "eth0",
+      );
+      assertStringIncludes(link.stdout, "02:00:00:00:00:50");
+      const taken = await nsnet(
+        "sandbox",
+        "create",
+        "ds-taken",
+        "--network",
+        NET,
+        "--ip",
+        "10.123.90.50",
+      );
+      assertEquals(taken.code, 1);
+      assertStringIncludes(
+        taken.stderr,
+        "address 10.123.90.50 on network nsnt-dual is taken by sandbox ds-fixed",
+      );
+      const outside = await nsnet(
+        "sandbox",
+        "create",
+        "ds-out",
+        "--network",
+        NET,
+        "--ip",
+        "10.9.9.9",
+      );
+      assertEquals(outside.code, 1);
+      assertStringIncludes(
+        outside.stderr,
+        "10.9.9.9 is not a host address of 10.123.90.0/24",
+      );
+      const gateway = await nsnet(
+        "sandbox",
+        "create",
+        "ds-gw",
+        "--network",
+        NET,
+        "--ip",
+        "10.123.90.1",
+      );
+      assertStringIncludes(gateway.stderr, "is taken by the gateway");
+      const mac = await nsnet(
+        "sandbox",
+        "create",
+        "ds-mac",
+        "--network",
+        NET,
+        "--mac",
+        "01:00:5e:00:00:01",
+      );
+      assertStringIncludes(mac.stderr, "is a multicast address");
+      const names = JSON.parse((await nsnet("sandbox", "ls", "--json")).stdout)
+        .map((s: { name: string }) => s.name);
+      assertEquals(names.filter((n: string) => n.startsWith("ds-")), [
+        "ds-fixed",
+      ]);
+    } finally {
+      await nsnet("sandbox", "rm", "ds-fixed");
+      assertEquals((await nsnet("network", "rm", NET)).code, 0);
+    }
+  },
+);

@@ -144,3 +144,45 @@ nsTest(
     });
   },
 );
+
+nsTest(
+  "Ipam: a chosen address (--ip) inside the subnet and free, aliases kept until release",
+  async () => {
+    await withDir((dir) => {
+      {
+        using ipam = Ipam.open(dir, NET);
+        assertEquals(
+          ipam.allocate("a", { address: "10.123.50.9", aliases: ["web"] }),
+          "10.123.50.9",
+        );
+        assertThrows(
+          () => ipam.allocate("b", { address: "10.123.50.9" }),
+          Error,
+          "is taken by sandbox a",
+        );
+        assertThrows(
+          () => ipam.allocate("b", { address: "10.123.50.1" }),
+          Error,
+          "is taken by the gateway",
+        );
+        assertThrows(
+          () => ipam.allocate("b", { address: "10.123.51.9" }),
+          Error,
+          "is not a host address of 10.123.50.0/24",
+        );
+        assertThrows(
+          () => ipam.allocate("b", { address: "10.123.50.255" }),
+          Error,
+          "is not a host address",
+        );
+        assertEquals(ipam.allocate("b"), "10.123.50.2");
+      }
+      const file = (): { aliases?: Record<string, string[]> } =>
+        JSON.parse(Deno.readTextFileSync(`${dir}/${NET.name}.json`));
+      assertEquals(file().aliases, { a: ["web"] });
+      releaseAddress(dir, NET, "a");
+      assertEquals(file().aliases, {});
+      releaseAddress(dir, NET, "b");
+    });
+  },
+);

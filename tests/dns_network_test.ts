@@ -85,7 +85,15 @@ async function names(cli: Cli): Promise<void> {
     assertEquals(made.code, 0, made.stderr);
     try {
       for (const name of ["dns-a", "dns-b"]) {
-        const out = await cli("sandbox", "create", name, "--network", NET);
+        const alias = name === "dns-b" ? ["--alias", "db"] : [];
+        const out = await cli(
+          "sandbox",
+          "create",
+          name,
+          "--network",
+          NET,
+          ...alias,
+        );
         assertEquals(out.code, 0, out.stderr);
       }
       const conf = await cli(
@@ -108,6 +116,7 @@ async function names(cli: Cli): Promise<void> {
       }).subnets[0]!.ipnet.split("/")[0]!;
       assertEquals(await resolveIn(cli, "dns-a", "dns-b"), bAddress);
       assertEquals(await resolveIn(cli, "dns-b", "DNS-A"), "10.123.91.2");
+      assertEquals(await resolveIn(cli, "dns-a", "db"), bAddress); // its --alias
       assertEquals(await resolveIn(cli, "dns-a", "example.test"), "192.0.2.7");
       assert(up.queries.includes("example.test"), String(up.queries));
       assert(!up.queries.includes("dns-b"), "a sandbox's name went upstream");
@@ -117,6 +126,7 @@ async function names(cli: Cli): Promise<void> {
         await resolveIn(cli, "dns-a", "dns-b"),
         "unresolved",
       );
+      assertStringIncludes(await resolveIn(cli, "dns-a", "db"), "unresolved");
     } finally {
       await cli("sandbox", "rm", "dns-a", "dns-b");
       assertEquals((await cli("network", "rm", NET)).code, 0);

@@ -16,13 +16,13 @@
  */
 
 import { sha256Hex } from "../sha256.ts";
-import { NsnetError } from "../errors.ts";
+import { InvalidArgumentError, NsnetError } from "../errors.ts";
 import type { StatusBlock } from "../inspect.ts";
 import { type FileLock, withFileLock } from "../lock.ts";
 import { debug, warn } from "../log.ts";
 import { addAddress } from "../netlink/address.ts";
 import { LinkNotFoundError } from "../netlink/errors.ts";
-import { formatMac } from "../netlink/ip_address.ts";
+import { formatMac, parseMac } from "../netlink/ip_address.ts";
 import {
   createLink,
   deleteLink,
@@ -101,6 +101,12 @@ export interface BridgeOptions {
    * runs; default false. It stops with the network's last sandbox.
    */
   dns?: boolean;
+  /** The sandbox's IPv4 address (`--ip`), else the next free one. */
+  address?: string;
+  /** The MAC address of its interface (`--mac`), else a random local one. */
+  mac?: string;
+  /** Its other names on the network's DNS responder (`--alias`). */
+  aliases?: readonly string[];
 }
 
 /** The default state dir as root. */
@@ -296,6 +302,15 @@ export async function setupBridge(
   options: BridgeOptions = {},
 ): Promise<StatusBlock> {
   validateNetwork(network);
+  if (options.mac !== undefined && (parseMac(options.mac)[0]! & 1) !== 0) {
+    throw new InvalidArgumentError(
+      `MAC address ${options.mac} is a multicast address`,
+      {
+        hint:
+          "an interface's MAC address has the lowest bit of its first byte clear, e.g. 02:00:00:00:00:01",
+      },
+    );
+  }
   const ifname = options.interfaceName ?? "eth0";
   validateLinkName(ifname);
   Deno.mkdirSync(ctx.stateDir, { recursive: true, mode: 0o700 });
@@ -307,8 +322,7 @@ export async function setupBridge(
         sandboxId,
         network,
         ifname,
-        options.isStale,
-        options.dns ?? false,
+        options,
       );
     } catch (error) {
       // Nothing was done, and what is there belongs to the earlier setup.
@@ -381,9 +395,9 @@ async function configure(
   sandboxId: string,
   network: NetworkConfig,
   ifname: string,
-  isStale: ((sandboxId: string) => boolean) | undefined,
-  dns: boolean,
+  options: BridgeOptions,
 ): Promise<StatusBlock> {
+  const { isStale, dns = false } = options;
   let address: string;
   let first: boolean;
   {
@@ -398,7 +412,10 @@ async function configure(
       throw new AlreadyConnectedError(sandboxId, network.name, held);
     }
     first = ipam.size === 0;
-    address = ipam.allocate(sandboxId);
+    address = ipam.allocate(sandboxId, {
+      address: options.address,
+      aliases: options.aliases,
+    });
   }
   checkFault("bridge:after-ipam");
   const target = nftTarget(ctx);
@@ -419,6 +436,7 @@ async function configure(
       address,
       ifname,
       first,
+      options.mac,
     );
     status = connected.status;
     if (pending === undefined && connected.bridgeCreated) {
@@ -451,13 +469,14 @@ function connect(
   address: string,
   ifname: string,
   first: boolean,
+  staticMac: string | undefined,
 ): { status: StatusBlock; bridgeCreated: boolean } {
   const prefix = parseSubnet(network.subnet).prefixLength;
   const address6 = sandboxAddress6(network, address);
   const prefix6 = network.subnet6 === undefined
     ? 0
     : parseSubnet6(network.subnet6).prefixLength;
-  const mac = randomMac();
+  const mac = staticMac ?? randomMac();
   let bridgeCreated: boolean;
   {
     using host = NetlinkSocket.open(ctx.hostNS);

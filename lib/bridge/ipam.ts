@@ -11,7 +11,7 @@
  * @module
  */
 
-import { NsnetError } from "../errors.ts";
+import { InvalidArgumentError, NsnetError } from "../errors.ts";
 import { writeFileAtomicSync } from "../fs.ts";
 import { FileLock } from "../lock.ts";
 import {
@@ -29,6 +29,16 @@ export interface IpamFile {
   allocations: Record<string, string>;
   /** The address handed out last. */
   last?: string;
+  /** Sandbox id → its other names (`--alias`), for the network's DNS responder. */
+  aliases?: Record<string, string[]>;
+}
+
+/** What {@linkcode Ipam.allocate} may be given beside the sandbox id. */
+export interface AllocateOptions {
+  /** This address, not the next free one (`--ip`): an error if outside the subnet or taken. */
+  address?: string;
+  /** Other names of the sandbox, answered by the network's DNS responder. */
+  aliases?: readonly string[];
 }
 
 /** No free address is left in a network's subnet. */
@@ -148,12 +158,46 @@ export class Ipam {
    * Allocates an address to `sandboxId` and records it before returning. A
    * sandbox that already holds one gets the same address again.
    */
-  allocate(sandboxId: string): string {
+  allocate(sandboxId: string, options: AllocateOptions = {}): string {
     if (!this.#lock.held) throw new NsnetError("the IPAM table is closed");
     const held = this.addressOf(sandboxId);
     if (held !== undefined) return held;
     const subnet = parseSubnet(this.network.subnet);
     const gateway = ipv4ToNumber(this.network.gateway);
+    const record = (address: string): string => {
+      this.#file.allocations[address] = sandboxId;
+      if (options.aliases !== undefined && options.aliases.length > 0) {
+        (this.#file.aliases ??= {})[sandboxId] = [...options.aliases];
+      }
+      this.#save();
+      return address;
+    };
+    if (options.address !== undefined) {
+      const wanted = ipv4ToNumber(options.address);
+      if (
+        wanted <= subnet.base || wanted >= subnet.base + subnet.size - 1
+      ) {
+        throw new InvalidArgumentError(
+          `address ${options.address} is not a host address of ${this.network.subnet} (network ${this.network.name})`,
+          { hint: `give an --ip inside ${this.network.subnet}` },
+        );
+      }
+      const text = numberToIPv4(wanted);
+      const owner = wanted === gateway
+        ? "the gateway"
+        : this.#file.allocations[text];
+      if (owner !== undefined) {
+        throw new InvalidArgumentError(
+          `address ${text} on network ${this.network.name} is taken by ${
+            owner === "the gateway" ? owner : `sandbox ${owner}`
+          }`,
+          {
+            hint: "choose another --ip, or leave it out for the next free one",
+          },
+        );
+      }
+      return record(text);
+    }
     const first = subnet.base + 1;
     const hosts = subnet.size - 2;
     const last = this.#file.last === undefined
@@ -165,10 +209,8 @@ export class Ipam {
       if (candidate === gateway) continue;
       const text = numberToIPv4(candidate);
       if (this.#file.allocations[text] !== undefined) continue;
-      this.#file.allocations[text] = sandboxId;
       this.#file.last = text;
-      this.#save();
-      return text;
+      return record(text);
     }
     throw new AddressesExhaustedError(this.network);
   }
@@ -181,7 +223,10 @@ export class Ipam {
     if (!this.#lock.held) throw new NsnetError("the IPAM table is closed");
     const released = Object.entries(this.#file.allocations)
       .filter(([, owner]) => isStale(owner)).map(([address]) => address);
-    for (const address of released) delete this.#file.allocations[address];
+    for (const address of released) {
+      delete this.#file.aliases?.[this.#file.allocations[address]!];
+      delete this.#file.allocations[address];
+    }
     if (released.length > 0) this.#save();
     return released;
   }
@@ -192,6 +237,7 @@ export class Ipam {
     const address = this.addressOf(sandboxId);
     if (address === undefined) return undefined;
     delete this.#file.allocations[address];
+    delete this.#file.aliases?.[sandboxId];
     this.#save();
     return address;
   }

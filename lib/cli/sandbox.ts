@@ -99,6 +99,17 @@ function createCommand(): CommandUnknownOpts {
     )
     .option("--dns <ip>", "DNS server for its resolv.conf", collect, [])
     .option(
+      "--ip <addr>",
+      "bridge network: its IPv4 address (else the next free one)",
+    )
+    .option("--mac <addr>", "bridge network: its interface's MAC address")
+    .option(
+      "--alias <name>",
+      "bridge network: another name the network's DNS responder answers for it",
+      collect,
+      [],
+    )
+    .option(
       "--backend <name>",
       "backend of a named network: builtin, cni or netavark",
     )
@@ -113,6 +124,9 @@ function createCommand(): CommandUnknownOpts {
         network: opts.network,
         ports: opts.publish,
         dns: opts.dns,
+        ip: opts.ip,
+        mac: opts.mac,
+        aliases: opts.alias,
         backend: opts.backend,
         helper: { allowHostLoopback: opts.allowHostLoopback },
       });

@@ -95,7 +95,8 @@ export function lookupIn(
       return undefined;
     }
     for (const [address, id] of Object.entries(file.allocations ?? {})) {
-      if (id.toLowerCase() !== name) continue;
+      const names = [id, ...(file.aliases?.[id] ?? [])];
+      if (!names.some((n) => n.toLowerCase() === name)) continue;
       const v6 = sandboxAddress6(network, address);
       return { v4: [address], v6: v6 === undefined ? [] : [v6] };
     }

@@ -60,6 +60,12 @@ export interface CreateSandboxOptions {
   dns?: string[];
   /** The backend of a named network: `builtin` (default), `cni` or `netavark`. */
   backend?: string;
+  /** Built-in bridge: its IPv4 address (`--ip`); an error if outside the subnet or taken. */
+  ip?: string;
+  /** Built-in bridge: its interface's MAC address (`--mac`). */
+  mac?: string;
+  /** Built-in bridge: other names on the network's DNS responder (`--alias`). */
+  aliases?: string[];
   /** Options of a slirp4netns or pasta helper (helper mode). */
   helper?: HelperOptions;
   /** The pid of the nsnet process running it (`nsnet run`). */
@@ -120,6 +126,11 @@ export async function createSandbox(
     rootless,
     ownsNetns: false,
     backend: options.backend,
+    ...(options.ip === undefined ? {} : { ip: options.ip }),
+    ...(options.mac === undefined ? {} : { mac: options.mac }),
+    ...(options.aliases === undefined || options.aliases.length === 0
+      ? {}
+      : { aliases: options.aliases }),
     runnerPid: options.runnerPid,
     runnerStart: options.runnerPid === undefined
       ? undefined

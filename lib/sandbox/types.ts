@@ -33,6 +33,12 @@ export interface SandboxConfig {
   dns: string[];
   /** The backend of a named network: `builtin` (default), `cni` or `netavark`. */
   backend?: string;
+  /** Built-in bridge: its IPv4 address (`--ip`), else the next free one. */
+  ip?: string;
+  /** Built-in bridge: its interface's MAC address (`--mac`). */
+  mac?: string;
+  /** Built-in bridge: other names the network's DNS responder answers for it (`--alias`). */
+  aliases?: string[];
 }
 
 /** How far creation or teardown got; a record left in `creating` or `removing` is what a crash left. */

@@ -75,6 +75,9 @@ async function bridgeSetup(
     const status = await setupBridge(ctx, ns, record.name, network, {
       isStale: hasNoRecord,
       dns: dnsEnabled(network),
+      address: record.ip,
+      mac: record.mac,
+      aliases: record.aliases,
     });
     // Rootless, the caller forwards from the host side (nsnet run): no DNAT
     // here; as root neither for IPv6 host addresses (the forwarder's).
