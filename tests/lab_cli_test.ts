@@ -15,6 +15,7 @@ import {
 } from "./_assert.ts";
 import { cliOf } from "./_fixtures/cli.ts";
 import { nftTables, nsnet, nsTest } from "./_helpers.ts";
+import { cleanupRootless, nsnetAsUser, rootlessEnv } from "./_rootless.ts";
 import { labCommand } from "../lib/cli/lab.ts";
 import { ExitRequest } from "../lib/cli/output.ts";
 import { Lab, type LabStatus } from "../lib/lab/lab.ts";
@@ -470,5 +471,101 @@ nsTest(
       const last = await nsnet("lab", "down", name);
       assertEquals(last.code, 0);
     });
+  },
+);
+
+nsTest(
+  "unprivileged: lab up, exec, impair, show, down and run through nsnet's user namespace",
+  async () => {
+    await cleanupRootless();
+    const env = rootlessEnv();
+    const dir = Deno.makeTempDirSync({ prefix: "nsnet-lab-cli-" });
+    Deno.chmodSync(dir, 0o755);
+    const name = labName("u");
+    const file = specFile(dir, name, CHAIN);
+    Deno.chmodSync(file, 0o644);
+    const userNamespaces = (): string[] => {
+      try {
+        return [...Deno.readDirSync(`${env.runtimeDir}/netns`)].map((e) =>
+          e.name
+        )
+          .filter((n) => n.startsWith(labNetnsPrefix(name)));
+      } catch {
+        return [];
+      }
+    };
+    try {
+      const up = await nsnetAsUser(["lab", "up", file, "--json"]);
+      assertEquals(up.code, 0, up.stderr);
+      const status = JSON.parse(up.stdout) as LabStatus;
+      assertEquals([status.name, status.rootless], [name, true]);
+      assertEquals(userNamespaces().length, 3);
+      const b = status.nodes.find((n) => n.name === "b")!;
+      const bAddress = b.interfaces[0]!.addresses[0]!.split("/")[0]!;
+      const ping = await nsnetAsUser([
+        "lab",
+        "exec",
+        name,
+        "a",
+        "--",
+        "ping",
+        "-q",
+        "-c",
+        "10",
+        "-i",
+        "0.05",
+        "-W",
+        "2",
+        bAddress,
+      ]);
+      assertEquals(ping.code, 0, ping.stderr);
+      const three = await nsnetAsUser([
+        "lab",
+        "exec",
+        name,
+        "a",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+      ]);
+      assertEquals(three.code, 3);
+      const impair = await nsnetAsUser([
+        "lab",
+        "impair",
+        name,
+        "r",
+        "b",
+        "--rate",
+        "5mbit",
+        "--loss",
+        "none",
+      ]);
+      assertEquals(impair.code, 0, impair.stderr);
+      const shown = await nsnetAsUser(["lab", "show", name, "--json"]);
+      assertEquals(
+        (JSON.parse(shown.stdout) as LabStatus).links[1]!.impairment,
+        { rate: "5mbit" },
+      );
+      const down = await nsnetAsUser(["lab", "down", name]);
+      assertEquals([down.code, down.stderr], [0, ""]);
+      assertEquals(userNamespaces(), []);
+
+      const run = await nsnetAsUser([
+        "lab",
+        "run",
+        file,
+        "--",
+        "sh",
+        "-c",
+        'echo "$NSNET_LAB"; exit 4',
+      ]);
+      assertEquals([run.code, run.stdout.trim()], [4, name], run.stderr);
+      assertEquals(userNamespaces(), []);
+    } finally {
+      await nsnetAsUser(["lab", "down", name]);
+      await cleanupRootless();
+      Deno.removeSync(dir, { recursive: true });
+    }
   },
 );
