@@ -19,6 +19,7 @@ import type { GcEntry } from "../lib/gc/types.ts";
 import { dnatSandboxes, removeSandboxDnatBatch } from "../lib/gc/ports.ts";
 import { forwarderSandbox } from "../lib/gc/processes.ts";
 import { ownedNamespaceIn } from "../lib/gc/sandboxes.ts";
+import { processStartTime } from "../lib/process_identity.ts";
 
 const STATE = "/run/nsnet";
 const SANDBOXES = `${STATE}/sandboxes`;
@@ -333,6 +334,39 @@ Deno.test("gc: a helper whose sandbox record went is stopped, and its namespace 
   } finally {
     if (alive(pid)) Deno.kill(pid, "SIGKILL");
     if (exists(record.netnsPath)) unmountNS(record.netnsPath);
+    await nsnet("gc");
+  }
+});
+
+Deno.test("gc: the name responder of a network without sandboxes is stopped", async () => {
+  const dir = `${STATE}/bridge`;
+  const pidFile = `${dir}/dns-${tag}net.pid`;
+  // Stands in for `nsnet network dns-serve`: gc goes by the pid file, as the teardown does.
+  const responder = new Deno.Command("sleep", {
+    args: ["60"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.writeTextFileSync(
+      pidFile,
+      `${responder.pid} ${processStartTime(responder.pid)}\n`,
+    );
+    const listed = await gc("--dry-run");
+    assert(entry(listed, "helper", pidFile).detail.includes(`${tag}net`));
+    assert(alive(responder.pid));
+    assertEquals(entry(await gc(), "helper", pidFile).status, "removed");
+    assertEquals((await responder.status).signal, "SIGTERM");
+    assert(!exists(pidFile));
+  } finally {
+    try {
+      responder.kill("SIGKILL");
+    } catch { /* ended */ }
+    await responder.status;
+    try {
+      Deno.removeSync(pidFile);
+    } catch { /* removed by gc */ }
     await nsnet("gc");
   }
 });

@@ -22,8 +22,8 @@ import { FileLock } from "../lock.ts";
 import { INSIDE } from "../rootless/access.ts";
 import { isRootless } from "../rootless/detect.ts";
 import { namespaceFileState, rootlessPaths } from "../rootless/state.ts";
-import { stateDir } from "../sandbox/store.ts";
-import { validateSandboxName } from "../sandbox/store.ts";
+import { stateDir, validateSandboxName } from "../sandbox/store.ts";
+import { stopNetworkDns } from "../dns/network_dns.ts";
 import { sandboxGone } from "./sandboxes.ts";
 import type { Leftover, LeftoverGroup } from "./types.ts";
 import { runNft } from "./nft.ts";
@@ -115,6 +115,38 @@ export const leaseGroup: LeftoverGroup = {
           remove: () => removeLease(dir, file.network, sandbox),
         });
       }
+    }
+    return found;
+  },
+};
+
+/** Name responders (`dns-NETWORK.pid` in the bridge state dir) of networks that have no lease left. */
+export const dnsResponderGroup: LeftoverGroup = {
+  name: "DNS responders of networks without sandboxes",
+  find(): Leftover[] {
+    const dir = bridgeStateDir();
+    const inUse = (): string[] =>
+      networksInUse(`${dir}/ipam`).map((n) => n.name);
+    const found: Leftover[] = [];
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      return found;
+    }
+    for (const entry of entries) {
+      const m = /^dns-(.+)\.pid$/.exec(entry.name);
+      if (m === null || !entry.isFile || inUse().includes(m[1]!)) continue;
+      const network = m[1]!;
+      found.push({
+        kind: "helper",
+        name: `${dir}/${entry.name}`,
+        detail:
+          `the name responder of network ${network}, which no sandbox uses`,
+        async remove(): Promise<void> {
+          if (!inUse().includes(network)) await stopNetworkDns(dir, network);
+        },
+      });
     }
     return found;
   },

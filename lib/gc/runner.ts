@@ -9,7 +9,12 @@
  * @module
  */
 
-import { bridgeStateDir, firewallGroup, leaseGroup } from "./bridge.ts";
+import {
+  bridgeStateDir,
+  dnsResponderGroup,
+  firewallGroup,
+  leaseGroup,
+} from "./bridge.ts";
 import { emptyDirGroup, rootlessNetnsGroup, strayFileGroup } from "./files.ts";
 import { dnatGroup } from "./ports.ts";
 import { forwarderGroup, helperGroup } from "./processes.ts";
@@ -31,6 +36,7 @@ const GROUPS: readonly LeftoverGroup[] = [
   forwarderGroup,
   helperGroup,
   leaseGroup,
+  dnsResponderGroup,
   dnatGroup,
   firewallGroup,
   rootlessNetnsGroup,
