@@ -28,61 +28,81 @@ const DECIMAL: readonly string[] = Array.from(
 );
 const DECIMAL_DOT: readonly string[] = DECIMAL.map((d) => d + ".");
 
-// A small direct-mapped cache: route dumps repeat the same few gateways and
-// sources 100k times, and short strings are copied on every concatenation.
-// Every slot starts as key 0 = "0.0.0.0", so a lookup never sees a stale pair.
+// A small direct-mapped cache of the first three bytes as text ("10.0.1."):
+// a dump's addresses share a few prefixes (a route dump's 100k destinations
+// run through 10.x.y.0-255, its gateways repeat), and one concatenation is
+// cheaper than three. Every slot starts as key 0 = "0.0.0.", so a lookup never
+// sees a stale pair.
 const CACHE_SIZE = 1024;
-const cacheKeys = new Uint32Array(CACHE_SIZE);
-const cacheText: string[] = new Array<string>(CACHE_SIZE).fill("0.0.0.0");
+const cacheKeys = new Int32Array(CACHE_SIZE);
+const cacheText: string[] = new Array<string>(CACHE_SIZE).fill("0.0.0.");
 
 /** Formats 4 bytes at `offset` as dotted-quad IPv4. */
 export function formatIPv4(bytes: Uint8Array, offset = 0): string {
   const a = bytes[offset]!;
   const b = bytes[offset + 1]!;
   const c = bytes[offset + 2]!;
-  const d = bytes[offset + 3]!;
-  const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-  const slot = (d ^ (c << 2) ^ (b << 4) ^ (a << 6)) & (CACHE_SIZE - 1);
-  if (cacheKeys[slot] === key) return cacheText[slot]!;
-  const text = DECIMAL_DOT[a]! + DECIMAL_DOT[b]! + DECIMAL_DOT[c]! +
-    DECIMAL[d]!;
-  cacheKeys[slot] = key;
-  cacheText[slot] = text;
-  return text;
+  const key = (a << 16) | (b << 8) | c;
+  const slot = (c ^ (b << 2) ^ (a << 5)) & (CACHE_SIZE - 1);
+  let prefix: string;
+  if (cacheKeys[slot] === key) {
+    prefix = cacheText[slot]!;
+  } else {
+    prefix = DECIMAL_DOT[a]! + DECIMAL_DOT[b]! + DECIMAL_DOT[c]!;
+    cacheKeys[slot] = key;
+    cacheText[slot] = prefix;
+  }
+  return prefix + DECIMAL[bytes[offset + 3]!]!;
 }
+
+// A byte in hex, without and with a leading zero: an IPv6 group is one or both.
+const HEX_BYTE: readonly string[] = Array.from(
+  { length: 256 },
+  (_, i) => i.toString(16),
+);
+const HEX_BYTE_PADDED: readonly string[] = HEX_BYTE.map((h) =>
+  h.padStart(2, "0")
+);
 
 /** Formats 16 bytes at `offset` as IPv6 in RFC 5952 form (longest zero run compressed, IPv4-mapped kept). */
 export function formatIPv6(bytes: Uint8Array, offset = 0): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) {
-    groups.push((bytes[offset + i]! << 8) | bytes[offset + i + 1]!);
-  }
-  if (
-    groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 &&
-    groups[4] === 0 && groups[5] === 0xffff
-  ) {
-    return `::ffff:${formatIPv4(bytes, offset + 12)}`;
-  }
+  // The longest run of zero groups (the first of equal ones), without an array of groups.
   let bestStart = -1;
   let bestLength = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    if ((bytes[offset + 2 * i]! | bytes[offset + 2 * i + 1]!) === 0) {
+      if (runStart < 0) runStart = i;
+      if (i - runStart + 1 > bestLength) {
+        bestStart = runStart;
+        bestLength = i - runStart + 1;
+      }
+    } else {
+      runStart = -1;
+    }
+  }
+  if (
+    bestStart === 0 && bestLength === 5 && bytes[offset + 10] === 0xff &&
+    bytes[offset + 11] === 0xff
+  ) {
+    return "::ffff:" + formatIPv4(bytes, offset + 12);
+  }
+  if (bestLength < 2) bestStart = -1;
+  let text = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += "::";
+      i += bestLength - 1;
       continue;
     }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
+    if (i > 0 && i !== bestStart + bestLength) text += ":";
+    const high = bytes[offset + 2 * i]!;
+    const low = bytes[offset + 2 * i + 1]!;
+    text += high === 0
+      ? HEX_BYTE[low]!
+      : HEX_BYTE[high]! + HEX_BYTE_PADDED[low]!;
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLength < 2) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${
-    hex.slice(bestStart + bestLength).join(":")
-  }`;
+  return text;
 }
 
 /** Formats an address of `length` 4 or 16 bytes; anything else as hex (never throws). */
@@ -96,12 +116,46 @@ export function formatIP(
   return formatMac(bytes, offset, length);
 }
 
+// ASCII codes of the 16 hex digits, for building a MAC's text in one call.
+const HEX_CODE: readonly number[] = Array.from(
+  { length: 16 },
+  (_, i) => i.toString(16).charCodeAt(0),
+);
+
 /** Formats a link-layer address as colon-separated lowercase hex. */
 export function formatMac(
   bytes: Uint8Array,
   offset: number,
   length: number,
 ): string {
+  if (length === 6) {
+    // Ethernet, nearly every address a dump carries: one flat string, no concatenations.
+    const a = bytes[offset]!;
+    const b = bytes[offset + 1]!;
+    const c = bytes[offset + 2]!;
+    const d = bytes[offset + 3]!;
+    const e = bytes[offset + 4]!;
+    const f = bytes[offset + 5]!;
+    return String.fromCharCode(
+      HEX_CODE[a >> 4]!,
+      HEX_CODE[a & 15]!,
+      58,
+      HEX_CODE[b >> 4]!,
+      HEX_CODE[b & 15]!,
+      58,
+      HEX_CODE[c >> 4]!,
+      HEX_CODE[c & 15]!,
+      58,
+      HEX_CODE[d >> 4]!,
+      HEX_CODE[d & 15]!,
+      58,
+      HEX_CODE[e >> 4]!,
+      HEX_CODE[e & 15]!,
+      58,
+      HEX_CODE[f >> 4]!,
+      HEX_CODE[f & 15]!,
+    );
+  }
   let s = "";
   for (let i = 0; i < length; i++) {
     const b = bytes[offset + i]!;
