@@ -7,6 +7,7 @@
  */
 
 import {
+  align,
   attrI32,
   attrString,
   attrU16,
@@ -21,6 +22,7 @@ import {
   IFF,
   IFLA,
   IFLA_INFO,
+  NLA_TYPE_MASK,
   NLM_F,
   OPERSTATES,
   RTM,
@@ -247,6 +249,46 @@ export function decodeLinkStats(
   offset: number,
   length: number,
 ): LinkStats {
+  if (length < LINK_STATS_FIELDS.length * 8) {
+    return shortLinkStats(view, offset, length);
+  }
+  // The whole struct is there (every kernel since 5.x): plain reads, no bounds per counter.
+  const u64 = (at: number): number =>
+    view.getUint32(at, true) + view.getUint32(at + 4, true) * 4294967296;
+  return {
+    rxPackets: u64(offset),
+    txPackets: u64(offset + 8),
+    rxBytes: u64(offset + 16),
+    txBytes: u64(offset + 24),
+    rxErrors: u64(offset + 32),
+    txErrors: u64(offset + 40),
+    rxDropped: u64(offset + 48),
+    txDropped: u64(offset + 56),
+    multicast: u64(offset + 64),
+    collisions: u64(offset + 72),
+    rxLengthErrors: u64(offset + 80),
+    rxOverErrors: u64(offset + 88),
+    rxCrcErrors: u64(offset + 96),
+    rxFrameErrors: u64(offset + 104),
+    rxFifoErrors: u64(offset + 112),
+    rxMissedErrors: u64(offset + 120),
+    txAbortedErrors: u64(offset + 128),
+    txCarrierErrors: u64(offset + 136),
+    txFifoErrors: u64(offset + 144),
+    txHeartbeatErrors: u64(offset + 152),
+    txWindowErrors: u64(offset + 160),
+    rxCompressed: u64(offset + 168),
+    txCompressed: u64(offset + 176),
+    rxNohandler: u64(offset + 184),
+    rxOtherhostDropped: u64(offset + 192),
+  };
+}
+
+function shortLinkStats(
+  view: DataView,
+  offset: number,
+  length: number,
+): LinkStats {
   const count = Math.min(LINK_STATS_FIELDS.length, length >>> 3);
   const u64 = (i: number): number => {
     if (i >= count) return 0;
@@ -323,7 +365,17 @@ export function decodeLink(
     stats: undefined,
   };
   let held: [Uint8Array, number] | undefined;
-  forEachAttribute(view, offset + SIZE.IFINFOMSG, end, (type, at, length) => {
+  // The attribute walk is inlined (no callback per link): a dump has ~40 attributes a link.
+  let p = offset + SIZE.IFINFOMSG;
+  while (p + SIZE.NLATTR <= end) {
+    const size = view.getUint16(p, true);
+    if (size < SIZE.NLATTR || p + size > end) {
+      throw new NetlinkDecodeError(`attribute length ${size} does not fit`, p);
+    }
+    const at = p + SIZE.NLATTR;
+    const length = size - SIZE.NLATTR;
+    const type = view.getUint16(p + 2, true) & NLA_TYPE_MASK;
+    p += align(size);
     switch (type) {
       case IFLA.IFNAME:
         link.name = attrString(bytes, at, length);
@@ -471,7 +523,7 @@ export function decodeLink(
         (link.unknown ??= []).push({ type, data });
       }
     }
-  });
+  }
   return link;
 }
 
