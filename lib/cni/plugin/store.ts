@@ -260,6 +260,16 @@ export function allocateAddresses(
       );
     }
   });
+  const stray = wanted.find((w) =>
+    !subnets.some((subnet) => netContains(subnet.net, w.ip))
+  );
+  if (stray !== undefined) {
+    throw new CniError(
+      CNI_ERROR.INVALID_NETWORK_CONFIG,
+      `requested ip ${stray.text} is in none of the subnets`,
+      subnets.map((s) => s.cidr).join(", "),
+    );
+  }
   const taken = new Set<number>();
   const out: string[] = [];
   for (const subnet of subnets) {
