@@ -6,6 +6,7 @@
  */
 import { assertEquals, assertThrows } from "./_assert.ts";
 import {
+  type CniEnv,
   parseConfig,
   parseEnv,
   SUPPORTED_VERSIONS,
@@ -31,7 +32,7 @@ const ENV = {
   CNI_ARGS: "IgnoreUnknown=1;IP=10.1.0.9",
 };
 
-function env(over: Record<string, string | undefined> = {}) {
+function env(over: Record<string, string | undefined> = {}): CniEnv {
   const all: Record<string, string | undefined> = { ...ENV, ...over };
   return parseEnv((name) => all[name]);
 }
