@@ -334,6 +334,26 @@ nsTest("lab: a switch of 5 nodes: every pair reaches each other", async () => {
     );
     results.forEach((r, i) => assert(r.ok, `${pairs[i]}: ${r.text}`));
     assertEquals(lab.status().links[0]!.ends!.length, 5);
+    // A switch's impairment is on what each member sends into it.
+    await lab.switch("sw").impair({ rate: "50mbit", loss: "100%" });
+    for (const n of names) {
+      assertMatch(await sh(lab, n, "tc qdisc show dev eth0"), /tbf/);
+    }
+    const cut = await pings(lab, "n1", lab.address("n2"), [
+      "-c",
+      "1",
+      "-W",
+      "1",
+    ]);
+    assert(!cut.ok, cut.text);
+    await lab.switch("sw").impair({});
+    const back = await pings(lab, "n1", lab.address("n2"), [
+      "-c",
+      "1",
+      "-W",
+      "2",
+    ]);
+    assert(back.ok, back.text);
   });
 });
 

@@ -123,6 +123,18 @@ const clock = (() => {
  * and a queue of 50 ms, so a TCP flow fills the rate without long queues.
  */
 function tbf(rate: string): ReturnType<typeof tbfOptions> {
+  let options = tbfCache.get(rate);
+  if (options === undefined) {
+    options = tbfFor(rate);
+    tbfCache.set(rate, options);
+  }
+  return options;
+}
+
+/** tbf options by rate: the rate table is computed once per rate, not per interface. */
+const tbfCache = new Map<string, ReturnType<typeof tbfOptions>>();
+
+function tbfFor(rate: string): ReturnType<typeof tbfOptions> {
   const bytes = parseRate(rate);
   const burst = Math.max(Math.ceil(bytes / 100), 3028);
   return tbfOptions({ rate: bytes, burst, latency: 50_000 }, clock());
@@ -255,10 +267,15 @@ export function lossBatch(table: string, rules: readonly LossRule[]): string {
       const share = Math.round(
         (parsePercent(rule.loss) / 0xffffffff) * LOSS_MOD,
       );
+      if (share <= 0) continue;
+      // All of it: no draw (and numgen's range ends below LOSS_MOD).
+      const draw = share >= LOSS_MOD
+        ? ""
+        : ` numgen random mod ${LOSS_MOD} < ${share}`;
       lines.push(
         `add rule inet ${table} egress oifname ${
           JSON.stringify(rule.device)
-        } numgen random mod ${LOSS_MOD} < ${share} drop`,
+        }${draw} drop`,
       );
     }
   }
