@@ -265,3 +265,137 @@ nsTest(
 );
 
 if (SKIP !== undefined) console.error(`containerd CNI test skipped: ${SKIP}`);
+
+const PODMAN_SKIP = SKIP ??
+  (succeeds("podman", "--version") ? undefined : "podman is missing");
+
+/**
+ * Podman 4.3 with its CNI backend and an nsnet conflist: a container run on
+ * the network gets its address from nsnet, and `podman rm` (here --rm)
+ * frees it. Podman's storage, config and CNI conf dir are temp dirs; the
+ * plugin is found through `cni_plugin_dirs`.
+ */
+nsTest(
+  "cni plugin under Podman 4.3: --network-backend cni with an nsnet conflist",
+  async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "nsnet-podman-cni-" });
+    const had = {
+      runContainers: exists("/run/containers"),
+      runCni: exists("/run/cni"),
+      varLibCni: exists("/var/lib/cni"),
+    };
+    const tables = nftTables();
+    const forward = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_forward");
+    const bin = `${dir}/bin`;
+    const podman = async (
+      args: string[],
+    ): Promise<{ code: number; stdout: string; stderr: string }> => {
+      const out = await new Deno.Command("podman", {
+        args: [
+          "--root",
+          `${dir}/root`,
+          "--runroot",
+          `${dir}/run`,
+          "--storage-driver",
+          "vfs",
+          ...args,
+        ],
+        env: { CONTAINERS_CONF: `${dir}/containers.conf` },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const d = new TextDecoder();
+      return {
+        code: out.code,
+        stdout: d.decode(out.stdout),
+        stderr: d.decode(out.stderr),
+      };
+    };
+    try {
+      installPlugin({ binDir: bin, source: true });
+      Deno.mkdirSync(`${dir}/cni`);
+      Deno.mkdirSync(`${dir}/tmp`);
+      Deno.writeTextFileSync(
+        `${dir}/cni/nsnet-pod.conflist`,
+        JSON.stringify({
+          cniVersion: "1.0.0",
+          name: "nsnet-pod",
+          plugins: [{
+            type: "nsnet",
+            bridge: "nsctrt0",
+            subnets: ["10.219.0.0/24"],
+            dataDir: `${dir}/ipam`,
+          }],
+        }),
+      );
+      Deno.writeTextFileSync(
+        `${dir}/containers.conf`,
+        `[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "${dir}/events.log"
+tmp_dir = "${dir}/tmp"
+
+[network]
+network_backend = "cni"
+network_config_dir = "${dir}/cni"
+cni_plugin_dirs = ["${bin}", "/usr/lib/cni"]
+`,
+      );
+      const root = rootfs(dir);
+      const tar = `${dir}/rootfs.tar`;
+      assertEquals(succeeds("tar", "-C", root, "-cf", tar, "."), true);
+      const imported = await podman([
+        "import",
+        "--change",
+        'CMD=["/bin/sh"]',
+        tar,
+        "localhost/nsnet-cni-test",
+      ]);
+      assertEquals(imported.code, 0, imported.stderr);
+      const out = await podman([
+        "run",
+        "--rm",
+        "--network",
+        "nsnet-pod",
+        "localhost/nsnet-cni-test",
+        "/bin/sh",
+        "-c",
+        "ip -4 addr show eth0",
+      ]);
+      assertEquals(out.code, 0, out.stderr);
+      assert(out.stdout.includes("inet 10.219.0.2/24"), out.stdout);
+      assertEquals(nsLinks(), []);
+      assert(
+        !exists(`${dir}/ipam`),
+        "the IPAM store is gone with the container",
+      );
+    } finally {
+      await podman(["rm", "--all", "--force", "--time", "0"]).catch(() => {});
+      await podman(["rmi", "--all", "--force"]).catch(() => {});
+      for (const mount of Deno.readTextFileSync("/proc/mounts").split("\n")) {
+        const target = mount.split(" ")[1];
+        if (target?.startsWith(dir)) succeeds("umount", "-l", target);
+      }
+      Deno.removeSync(dir, { recursive: true });
+      if (!had.runContainers && exists("/run/containers")) {
+        Deno.removeSync("/run/containers", { recursive: true });
+      }
+      if (!had.runCni && exists("/run/cni")) {
+        Deno.removeSync("/run/cni", { recursive: true });
+      }
+      if (!had.varLibCni && exists("/var/lib/cni")) {
+        Deno.removeSync("/var/lib/cni", { recursive: true });
+      }
+      for (const link of nsLinks()) succeeds("ip", "link", "del", link);
+      restoreNftTables(tables);
+      Deno.writeTextFileSync("/proc/sys/net/ipv4/ip_forward", forward);
+    }
+  },
+  { ignore: PODMAN_SKIP !== undefined },
+);
