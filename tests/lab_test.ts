@@ -272,6 +272,18 @@ nsTest(
         const status = lab.status().links[0]!;
         assertEquals(status.impairment, { rate: "20mbit" });
         assert(status.ends![0]!.stats!.txBytes > 3 * 1e6);
+        // Changed live in place, then removed: the qdisc follows.
+        await lab.link("a", "r").impair({ rate: "10mbit", loss: "1%" });
+        assertMatch(
+          await sh(lab, "a", "tc qdisc show dev eth0"),
+          /rate 10Mbit/,
+        );
+        await lab.link("a", "r").impair({});
+        for (const [node, dev] of [["a", "eth0"], ["r", "eth0"]]) {
+          const qdisc = await sh(lab, node!, `tc qdisc show dev ${dev}`);
+          assert(!/tbf|netem/.test(qdisc), qdisc);
+          assert(!/nsnet_lab/.test(await sh(lab, node!, "nft list tables")));
+        }
       } finally {
         server.kill();
         await server.status;
