@@ -5,6 +5,15 @@
  * live, and partitions that heal. In code or from a JSON file; root, or an
  * unprivileged user's script inside `nsnet unshare`.
  *
+ * Inside `nsnet unshare` everything works (namespaces, veths, bridges, tbf,
+ * netem where the kernel has it, nftables loss) except `LabNode.run` and
+ * `LabNode.listenDatagram`, which raise: a thread that entered a node could
+ * not come back to the host's namespace. There each namespace and each
+ * router's forwarding sysctls cost a short-lived program (`unshare`,
+ * `nsenter`), so labs come up slower than as root. A lab outlives its
+ * creating process; a process still running inside a node keeps that
+ * node's namespace alive after `remove()`, invisible to the host.
+ *
  * @example A client, a router and a server; a lossy, rate-limited last hop
  * ```ts
  * import { Lab } from "@nsnet/nsnet/lab";
