@@ -58,6 +58,8 @@ export interface NetlinkSocketOptions {
 /**
  * Decodes one data message of a reply. `body` is the offset after the
  * netlink header and `end` the end of the message. Return undefined to skip it.
+ * `header` is given to decoders declared with it (a fifth parameter, or a
+ * rest parameter); a dump does not build it for those declared without.
  */
 export type MessageDecoder<T> = (
   bytes: Uint8Array,
@@ -188,31 +190,48 @@ export class NetlinkSocket {
   /**
    * Walks the replies to request `seq` until `step` returns true. Messages of
    * other requests (left over from an abandoned exchange) and other ports are
-   * skipped. Returns whether any reply carried NLM_F_DUMP_INTR.
+   * skipped. Returns whether any reply carried NLM_F_DUMP_INTR. The header
+   * is read in place: `step` gets its fields, and an object only when it
+   * asks for one (#headerAt), which dumps of 100k messages spare.
    */
   #replies(
     seq: number,
-    step: (header: MessageHeader, offset: number) => boolean,
+    step: (offset: number, length: number, type: number) => boolean,
   ): boolean {
     let interrupted = false;
     for (;;) {
-      const length = this.#receive();
+      const end = this.#receive();
+      const view = this.#view;
       let offset = 0;
-      while (offset + SIZE.NLMSGHDR <= length) {
-        const header = readHeader(this.#view, offset, length);
-        if (header.seq === seq && header.pid === this.portId) {
-          if ((header.flags & NLM_F.DUMP_INTR) !== 0) interrupted = true;
-          if (header.type === NLMSG.DONE || header.type === NLMSG.ERROR) {
+      while (offset + SIZE.NLMSGHDR <= end) {
+        const length = view.getUint32(offset, true);
+        if (length < SIZE.NLMSGHDR || offset + length > end) {
+          throw new NetlinkDecodeError(
+            `message length ${length} does not fit the ${
+              end - offset
+            } bytes left`,
+            offset,
+          );
+        }
+        if (
+          view.getUint32(offset + 8, true) === seq &&
+          view.getUint32(offset + 12, true) === this.portId
+        ) {
+          const type = view.getUint16(offset + 4, true);
+          if ((view.getUint16(offset + 6, true) & NLM_F.DUMP_INTR) !== 0) {
+            interrupted = true;
+          }
+          if (type === NLMSG.DONE || type === NLMSG.ERROR) {
             this.#inFlight = false;
           }
-          if (step(header, offset)) {
+          if (step(offset, length, type)) {
             this.#inFlight = false;
             return interrupted;
           }
         }
-        offset += align(header.length);
+        offset += align(length);
       }
-      if (offset < length) {
+      if (offset < end) {
         throw new NetlinkDecodeError(
           "trailing bytes after the last message",
           offset,
@@ -221,16 +240,32 @@ export class NetlinkSocket {
     }
   }
 
+  /** The header of the message at `offset` of the current datagram, as an object. */
+  #headerAt(offset: number, length: number): MessageHeader {
+    const view = this.#view;
+    return {
+      length,
+      type: view.getUint16(offset + 4, true),
+      flags: view.getUint16(offset + 6, true),
+      seq: view.getUint32(offset + 8, true),
+      pid: view.getUint32(offset + 12, true),
+    };
+  }
+
   /** Raises the kernel's error for a failed request, with its extended-ACK text. */
   #check(
-    header: MessageHeader,
     offset: number,
+    length: number,
+    type: number,
     operation: string,
   ): "data" | "end" {
-    if (header.type !== NLMSG.DONE && header.type !== NLMSG.ERROR) {
-      return "data";
-    }
-    const status = replyStatus(this.#bytes, this.#view, offset, header);
+    if (type !== NLMSG.DONE && type !== NLMSG.ERROR) return "data";
+    const status = replyStatus(
+      this.#bytes,
+      this.#view,
+      offset,
+      this.#headerAt(offset, length),
+    );
     if (status.kind === "data") return "data";
     if (status.error < 0) {
       throw new NetlinkError(operation, -status.error, status.message);
@@ -243,7 +278,8 @@ export class NetlinkSocket {
     const seq = this.#send(writer);
     this.#replies(
       seq,
-      (header, offset) => this.#check(header, offset, operation) === "end",
+      (offset, length, type) =>
+        this.#check(offset, length, type, operation) === "end",
     );
   }
 
@@ -258,8 +294,8 @@ export class NetlinkSocket {
   ): T {
     const seq = this.#send(writer);
     let result: T | undefined;
-    this.#replies(seq, (header, offset) => {
-      if (this.#check(header, offset, operation) === "end") {
+    this.#replies(seq, (offset, length, type) => {
+      if (this.#check(offset, length, type, operation) === "end") {
         throw new NetlinkDecodeError(
           "the kernel answered without a message",
           offset,
@@ -269,8 +305,8 @@ export class NetlinkSocket {
         this.#bytes,
         this.#view,
         offset + SIZE.NLMSGHDR,
-        offset + header.length,
-        header,
+        offset + length,
+        this.#headerAt(offset, length),
       );
       return result !== undefined;
     });
@@ -287,17 +323,22 @@ export class NetlinkSocket {
     operation: string,
     decode: MessageDecoder<T>,
   ): T[] {
+    // A decoder declared with four parameters or fewer (nsnet's own) never
+    // sees the header: it is not built for each of a dump's messages then.
+    const wantsHeader = decode.length === 0 || decode.length > 4;
     for (let attempt = 1;; attempt++) {
       const results: T[] = [];
       const seq = this.#send(writer);
-      const interrupted = this.#replies(seq, (header, offset) => {
-        if (this.#check(header, offset, operation) === "end") return true;
+      const interrupted = this.#replies(seq, (offset, length, type) => {
+        if (this.#check(offset, length, type, operation) === "end") {
+          return true;
+        }
         const item = decode(
           this.#bytes,
           this.#view,
           offset + SIZE.NLMSGHDR,
-          offset + header.length,
-          header,
+          offset + length,
+          wantsHeader ? this.#headerAt(offset, length) : undefined!,
         );
         if (item !== undefined) results.push(item);
         return false;
