@@ -49,13 +49,14 @@ export function has(command: string, ...args: string[]): boolean {
 }
 
 /**
- * Median wall time in ms of a whole process over `runs` runs: hyperfine -N
- * when installed, else spawn timing; and which of the two it was.
+ * Wall times in ms of a whole process over `runs` runs (after 3 warm-up
+ * runs): hyperfine -N when installed, else spawn timing; and which of the
+ * two it was.
  */
-export function timeProcess(
+export function processSamples(
   args: string[],
   runs: number,
-): { ms: number; how: string } {
+): { samples: number[]; how: string } {
   if (has("hyperfine", "--version")) {
     const json = Deno.makeTempFileSync({ suffix: ".json" });
     try {
@@ -75,7 +76,10 @@ export function timeProcess(
       }).outputSync();
       if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
       const result = JSON.parse(Deno.readTextFileSync(json)).results[0];
-      return { ms: result.median * 1000, how: "hyperfine -N" };
+      return {
+        samples: (result.times as number[]).map((t) => t * 1000),
+        how: "hyperfine -N",
+      };
     } finally {
       Deno.removeSync(json);
     }
@@ -90,7 +94,66 @@ export function timeProcess(
     if (!out.success) throw new Error(`${args.join(" ")} failed`);
     if (i >= 3) samples.push(performance.now() - start);
   }
-  return { ms: median(samples), how: "spawned from Deno" };
+  return { samples, how: "spawned from Deno" };
+}
+
+/** Median wall time in ms of a whole process over `runs` runs; see {@linkcode processSamples}. */
+export function timeProcess(
+  args: string[],
+  runs: number,
+): { ms: number; how: string } {
+  const { samples, how } = processSamples(args, runs);
+  return { ms: median(samples), how };
+}
+
+/**
+ * Times `fn`, an in-process call, in steady state: first warmed up for at
+ * least 30 calls and half a second (a fresh isolate needs about 25 calls of
+ * a large dump before its JIT tiers and young generation settle; timing
+ * earlier measures the warm-up, not the call), then `runs` timed calls.
+ */
+export function callSamples(
+  fn: () => unknown,
+  runs: number,
+  warmUp = true,
+): number[] {
+  const warm = performance.now();
+  for (let i = 0; warmUp && (i < 30 || performance.now() - warm < 500); i++) {
+    fn();
+  }
+  if (!warmUp) fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    fn();
+    samples.push(performance.now() - start);
+  }
+  return samples;
+}
+
+/**
+ * nsnet's call and `ip`'s whole process timed in alternating rounds (call,
+ * process, call, process…), `runs` samples each in all: both see the same
+ * stretches of a shared machine's load, so their ratio does not depend on
+ * which of them ran while a neighbour was busy. Returns both medians.
+ */
+export function timeSideBySide(
+  fn: () => unknown,
+  args: string[],
+  runs: number,
+  rounds = 3,
+): { nsnet: number; ip: number; how: string } {
+  const nsnet: number[] = [];
+  const ip: number[] = [];
+  let how = "";
+  const per = Math.max(1, Math.ceil(runs / rounds));
+  for (let round = 0; round < rounds; round++) {
+    nsnet.push(...callSamples(fn, per, round === 0));
+    const process = processSamples(args, per);
+    ip.push(...process.samples);
+    how = process.how;
+  }
+  return { nsnet: median(nsnet), ip: median(ip), how };
 }
 
 /**

@@ -1,8 +1,11 @@
 /**
  * Side by side in one run: 10,000 permanent neighbours in a namespace,
  * dumped and decoded by nsnet (in-process), by `ip -j neigh` (the whole
- * process) and by pyroute2 (in-process, timed inside Python). Prints the
- * medians and the ratios as a markdown table, and removes what it made.
+ * process) and by pyroute2 (in-process, timed inside Python). nsnet is
+ * timed in steady state, in rounds alternating with `ip`'s (see
+ * _netlink_contenders.ts). Prints the medians, the ratios and the targets
+ * (issue 12: ≥ 1.5× `ip`, ≥ 50× pyroute2) as a markdown table, exits 1 if
+ * one is missed, and removes what it made.
  *
  *   deno run --allow-all bench/compare_netlink_neigh.ts [RUNS] [PYROUTE2_RUNS]
  */
@@ -16,10 +19,10 @@ import {
   median,
   nameOf,
   runPyroute2,
-  timeProcess,
+  timeSideBySide,
 } from "./_netlink_contenders.ts";
 
-const runs = Number(Deno.args[0] ?? 15);
+const runs = Number(Deno.args[0] ?? 30);
 const pyRuns = Number(Deno.args[1] ?? 5);
 const NEIGHBOURS = 10_000;
 
@@ -48,8 +51,7 @@ function timePyroute2(ns: NetNS): number | undefined {
 }
 
 const ns = newNS();
-let nsnet = 0;
-let ip = { ms: 0, how: "" };
+let timed = { nsnet: 0, ip: 0, how: "" };
 let pyroute2: number | undefined;
 let count = 0;
 try {
@@ -70,15 +72,11 @@ try {
   using sock = NetlinkSocket.open(ns);
   count = listNeighbours(sock).length;
   if (count < NEIGHBOURS) throw new Error(`only ${count} neighbours made`);
-  for (let i = 0; i < 3; i++) listNeighbours(sock);
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    listNeighbours(sock);
-    samples.push(performance.now() - start);
-  }
-  nsnet = median(samples);
-  ip = timeProcess(["ip", "-n", name, "-j", "neigh", "show"], runs);
+  timed = timeSideBySide(
+    () => listNeighbours(sock),
+    ["ip", "-n", name, "-j", "neigh", "show"],
+    runs,
+  );
   pyroute2 = timePyroute2(ns);
 } finally {
   unmountNS(ns);
@@ -86,19 +84,26 @@ try {
 
 const ms = (v: number | undefined): string =>
   v === undefined ? "n/a" : v.toFixed(1);
+const ipRatio = timed.ip / timed.nsnet;
+const pyRatio = pyroute2 === undefined ? undefined : pyroute2 / timed.nsnet;
+const ipOk = ipRatio >= 1.5;
+const pyOk = pyRatio === undefined || pyRatio >= 50;
 console.log(
-  `### neighbour dump+decode (median of ${runs} runs; pyroute2 median of ${pyRuns}; ip: whole process, ${ip.how})\n`,
+  `### neighbour dump+decode (nsnet: median of ${runs} calls after warm-up, in rounds alternating with ip's; pyroute2 median of ${pyRuns}; ip: whole process, ${timed.how})\n`,
 );
 console.log(
-  "| case | nsnet (in-process) ms | `ip -j` (process) ms | pyroute2 (in-process) ms | ip ÷ nsnet | pyroute2 ÷ nsnet |",
+  "| case | nsnet (in-process) ms | `ip -j` (process) ms | pyroute2 (in-process) ms | ip ÷ nsnet | pyroute2 ÷ nsnet | targets |",
 );
-console.log("|---|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---|");
 console.log(
   `| ${count.toLocaleString("en")} neighbours (${
     NEIGHBOURS.toLocaleString("en")
-  } permanent) | ${ms(nsnet)} | ${ms(ip.ms)} | ${ms(pyroute2)} | ${
-    (ip.ms / nsnet).toFixed(2)
+  } permanent) | ${ms(timed.nsnet)} | ${ms(timed.ip)} | ${ms(pyroute2)} | ${
+    ipRatio.toFixed(2)
   }× | ${
-    pyroute2 === undefined ? "n/a" : `${(pyroute2 / nsnet).toFixed(0)}×`
+    pyRatio === undefined ? "n/a" : `${pyRatio.toFixed(0)}×`
+  } | ip ≥ 1.5× ${ipOk ? "✓" : "✗"}, pyroute2 ≥ 50× ${
+    pyRatio === undefined ? "(not installed)" : pyOk ? "✓" : "✗"
   } |`,
 );
+if (!ipOk || !pyOk) Deno.exitCode = 1;
