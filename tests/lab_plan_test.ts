@@ -31,7 +31,17 @@ import {
   readLabSpecFile,
   validateLabName,
 } from "../lib/lab/spec.ts";
-import type { LabPlan, LabSpec, PlannedNode } from "../lib/lab/types.ts";
+import type {
+  LabPlan,
+  LabSpec,
+  PlannedNode,
+  PlannedRoute,
+} from "../lib/lab/types.ts";
+import {
+  type IPPrefix,
+  parsePrefix,
+  prefixContains,
+} from "../lib/netlink/ip_address.ts";
 
 const CHAIN: LabSpec = {
   nodes: { a: {}, r: { router: true }, b: {} },
@@ -78,7 +88,7 @@ nsTest("lab plan: the 3-node chain of the issue", () => {
       kind: "link",
       nodes: ["r", "b"],
       subnet: "10.77.1.0/24",
-      subnet6: `${h}1::/64`,
+      subnet6: `${h}0:1::/64`,
       impairment: { loss: "20%", delay: "10ms", jitter: "2ms" },
     },
   ]);
@@ -93,21 +103,21 @@ nsTest("lab plan: the 3-node chain of the issue", () => {
   // a reaches b's subnet through r, on both families.
   assertEquals(a.routes, [
     { destination: "10.77.1.0/24", via: "10.77.0.2", dev: "eth0" },
-    { destination: `${h}1::/64`, via: `${h}:2`, dev: "eth0" },
+    { destination: `${h}0:1::/64`, via: `${h}:2`, dev: "eth0" },
   ]);
   const r = node(plan, "r");
   assertEquals(r.interfaces.map((i) => [i.name, i.segment, i.addresses]), [
     ["eth0", "link:0", ["10.77.0.2/24", `${h}:2/64`]],
-    ["eth1", "link:1", ["10.77.1.1/24", `${h}1::1/64`]],
+    ["eth1", "link:1", ["10.77.1.1/24", `${h}0:1::1/64`]],
   ]);
   assertEquals(r.routes, [], "r is on every subnet");
   // b back through r.
   assertEquals(node(plan, "b").routes, [
     { destination: "10.77.0.0/24", via: "10.77.1.1", dev: "eth0" },
-    { destination: `${h}:/64`, via: `${h}1::1`, dev: "eth0" },
+    { destination: `${h}:/64`, via: `${h}0:1::1`, dev: "eth0" },
   ]);
   assertEquals(labAddress(plan, "b"), "10.77.1.2");
-  assertEquals(labAddress(plan, "b", { family: 6 }), `${h}1::2`);
+  assertEquals(labAddress(plan, "b", { family: 6 }), `${h}0:1::2`);
   assertEquals(labAddress(plan, "r", { towards: "b" }), "10.77.1.1");
   assertEquals(labAddress(plan, "r", { towards: "a" }), "10.77.0.2");
   assertEquals(labLinkBetween(plan, "b", "r")?.id, "link:1");
@@ -220,30 +230,24 @@ nsTest("lab plan: the shortest path avoids a non-router", () => {
   assertEquals(routes("a"), [
     "10.77.1.0/24 10.77.0.2 eth0", // n's own address there: n is the end
     "10.77.3.0/24 10.77.2.2 eth1",
-    "10.77.4.0/24 10.77.2.2 eth1",
-    "10.77.5.0/24 10.77.2.2 eth1", // not through n
+    "10.77.4.0/23 10.77.2.2 eth1", // 4 and 5, not through n
   ]);
   assertEquals(routes("d"), [
-    "10.77.0.0/24 10.77.5.1 eth0",
-    "10.77.1.0/24 10.77.5.1 eth0",
-    "10.77.2.0/24 10.77.5.1 eth0",
-    "10.77.3.0/24 10.77.5.1 eth0",
+    "10.77.0.0/22 10.77.5.1 eth0", // 0 to 3, merged
     "10.77.4.0/24 10.77.5.1 eth0",
   ]);
   // n is no router: only its neighbours' subnets are one hop away.
   assertEquals(routes("n"), [
     "10.77.2.0/24 10.77.0.1 eth0",
     "10.77.3.0/24 10.77.1.2 eth1",
-    "10.77.4.0/24 10.77.1.2 eth1",
-    "10.77.5.0/24 10.77.1.2 eth1",
+    "10.77.4.0/23 10.77.1.2 eth1",
   ]);
   // r1 reaches a - n at a (one hop, a is on it) but n - c through r2 and c,
   // not through a, which forwards nothing.
   assertEquals(routes("r1"), [
     "10.77.0.0/24 10.77.2.1 eth0",
     "10.77.1.0/24 10.77.3.2 eth1",
-    "10.77.4.0/24 10.77.3.2 eth1",
-    "10.77.5.0/24 10.77.3.2 eth1",
+    "10.77.4.0/23 10.77.3.2 eth1",
   ]);
   assertEquals(labAddress(plan, "d", { towards: "a" }), "10.77.5.2");
   assertEquals(labAddress(plan, "c", { towards: "a" }), "10.77.1.2");
@@ -444,14 +448,21 @@ nsTest("lab plan: a 200-node chain plans in linear time", () => {
   assertEquals(plan.segments.length, 199);
   assertEquals(plan.segments[198]!.subnet, "10.77.198.0/24");
   const first = plan.nodes[0]!;
-  assertEquals(first.routes.length, 2 * 198);
+  // 198 subnets on one side, merged: a prefix per set bit of the run, not
+  // one route each (2·198), so that the whole chain has n·log n routes.
+  assert(
+    first.routes.length <= 2 * 2 * 8,
+    `${first.routes.length} routes`,
+  );
   assert(first.routes.every((r) => r.dev === "eth0"));
   const last = plan.nodes[199]!;
   assertEquals(last.routes[0], {
-    destination: "10.77.0.0/24",
+    destination: "10.77.0.0/17",
     via: "10.77.198.1",
     dev: "eth0",
   });
+  const total = plan.nodes.reduce((sum, n) => sum + n.routes.length, 0);
+  assert(total < 200 * 2 * 2 * 8, `${total} routes in all`);
   assert(took < 2000, `planned in ${took.toFixed(0)} ms`);
 });
 
@@ -1085,6 +1096,59 @@ function randomSpec(rand: () => number): LabSpec {
   return spec;
 }
 
+/** The most specific of `routes` whose destination holds all of `subnet`. */
+function longestMatch(
+  routes: readonly PlannedRoute[],
+  subnet: IPPrefix,
+): PlannedRoute | undefined {
+  let best: PlannedRoute | undefined;
+  let bestLength = -1;
+  for (const r of routes) {
+    const p = parsePrefix(r.destination);
+    if (
+      p.prefixLength <= subnet.prefixLength && p.prefixLength > bestLength &&
+      prefixContains(p, subnet)
+    ) {
+      best = r;
+      bestLength = p.prefixLength;
+    }
+  }
+  return best;
+}
+
+/**
+ * A merged route covers nothing but subnets of the lab: the subnets inside
+ * it fill it exactly (so no address outside the lab gets a route).
+ */
+function checkRoutesExact(plan: LabPlan, seed: number): void {
+  const subnets = plan.segments.flatMap((s) =>
+    [s.subnet, s.subnet6].filter((x) => x !== undefined).map((x) =>
+      parsePrefix(x)
+    )
+  );
+  for (const node of plan.nodes) {
+    for (const r of node.routes) {
+      const p = parsePrefix(r.destination);
+      const bits = p.bytes.length * 8;
+      const inside = subnets.filter((x) =>
+        x.prefixLength >= p.prefixLength && prefixContains(p, x)
+      );
+      // Sizes in /32s (IPv4) or /64s (IPv6: the lab's subnets are /64s).
+      const unit = bits === 32 ? 32 : 64;
+      const covered = inside.reduce(
+        (sum, x) => sum + 2 ** (unit - x.prefixLength),
+        0,
+      );
+      const size = 2 ** (unit - p.prefixLength);
+      assertEquals(
+        covered,
+        size,
+        `seed ${seed}: ${node.name}'s ${r.destination} holds only lab subnets`,
+      );
+    }
+  }
+}
+
 /**
  * Every route leads, hop by hop, through routers to a node on its subnet in
  * as many hops as the shortest such path has; a subnet gets a route exactly
@@ -1119,8 +1183,9 @@ function checkRoutes(plan: LabPlan, seed: number): void {
       for (const family of segment.subnet6 === undefined ? [0] : [0, 1]) {
         const destination = family === 0 ? segment.subnet : segment.subnet6!;
         const what = `seed ${seed}: ${node.name} to ${destination}`;
-        const route = (n: PlannedNode) =>
-          n.routes.find((r) => r.destination === destination);
+        // The route the kernel would pick: the longest prefix holding the subnet.
+        const network = parsePrefix(destination);
+        const route = (n: PlannedNode) => longestMatch(n.routes, network);
         if (on(node, segment.id)) {
           assertEquals(route(node), undefined, `${what}: it is on it`);
           continue;
@@ -1169,6 +1234,7 @@ nsTest(
       const spec = randomSpec(mulberry32(seed));
       const plan = planLab(spec, "prop");
       checkRoutes(plan, seed);
+      checkRoutesExact(plan, seed);
       assertEquals(JSON.stringify(planLab(spec, "prop")), JSON.stringify(plan));
     }
   },

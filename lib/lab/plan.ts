@@ -12,6 +12,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import { formatIPv6 } from "../netlink/ip_address.ts";
 import { sha256, sha256Hex } from "../sha256.ts";
 import { resolveAddressing } from "./_addressing.ts";
+import { mergePrefixes, type NumericPrefix } from "./_route_merge.ts";
 import {
   IMPAIRMENT_KEYS,
   LabSpecError,
@@ -70,21 +71,44 @@ export function labSwitchNetns(lab: string, name: string): string {
 
 /**
  * The IPv6 address `host` (0: the subnet) of segment `index` (links first,
- * then switches), /64: `fd77:<16 bits of the lab's hash>:<index>::<host>`.
+ * then switches), /64: `fd77:<16 bits of the lab's hash>:0:<index>::<host>`.
  */
-function ula(hash: Uint8Array, index: number, host: number): string {
+function ula(
+  hash: Uint8Array,
+  index: number,
+  host: number,
+  prefixLength = 64,
+): string {
   const bytes = new Uint8Array(16);
   bytes[0] = 0xfd;
   bytes[1] = 0x77;
   bytes[2] = hash[0]!;
   bytes[3] = hash[1]!;
-  bytes[4] = index >> 8;
-  bytes[5] = index & 0xff;
+  // The index ends the /64 prefix, so that consecutive segments are sibling
+  // prefixes and their routes merge (two /64s into one /63, …).
+  bytes[6] = index >> 8;
+  bytes[7] = index & 0xff;
   bytes[12] = host >>> 24;
   bytes[13] = (host >>> 16) & 0xff;
   bytes[14] = (host >>> 8) & 0xff;
   bytes[15] = host & 0xff;
-  return `${formatIPv6(bytes)}/64`;
+  return `${formatIPv6(bytes)}/${prefixLength}`;
+}
+
+/** An IPv4 CIDR as a 32-bit prefix. */
+function ipv4Prefix(cidr: string): NumericPrefix {
+  const [address, length] = cidr.split("/");
+  const value = address!.split(".").reduce(
+    (v, octet) => v * 256 + Number(octet),
+    0,
+  );
+  return { value, length: Number(length) };
+}
+
+function formatIPv4Number(value: number): string {
+  return `${Math.floor(value / 16777216)}.${Math.floor(value / 65536) % 256}.${
+    Math.floor(value / 256) % 256
+  }.${value % 256}`;
 }
 
 function impairmentOf(source: Impairment): Impairment {
@@ -113,11 +137,15 @@ function bareIP(cidr: string): string {
  *   the pool); link ends `.1` and `.2`, switch members `.1`, `.2`, … in
  *   order, given addresses kept and skipped.
  * - IPv6 (unless `ipv6: false`): segment `i` gets
- *   `fd77:<16 bits of the SHA-256 of the lab name>:<i>::/64`, member `k`
+ *   `fd77:<16 bits of the SHA-256 of the lab name>:0:<i>::/64`, member `k`
  *   (in order) the address `::<k+1>`.
  * - Routes: for every subnet a node is not on, the first hop of a shortest
  *   path to a node on it, passing only through routers (ties: the order of
- *   interfaces, then of members). Unreachable subnets get no route.
+ *   interfaces, then of members). Unreachable subnets get no route. Routes
+ *   with one next hop are then merged into the fewest prefixes covering
+ *   exactly their subnets (two sibling /24s become one /23), so that a
+ *   chain's routes grow as n·log n, not n²; every address is forwarded as
+ *   by one route per subnet.
  *
  * @example
  * ```ts
@@ -218,10 +246,17 @@ export function planLab(spec: LabSpec, name: string): LabPlan {
       )
     )
   );
-  const destinationOf = [
-    resolved.map((r) => r.subnet),
-    segments.map((segment) => segment.subnet6 ?? ""),
+  // Destinations as numbers, to merge: IPv4 subnets as 32-bit prefixes;
+  // IPv6 ones, all /64s of one /48, by their 16-bit segment index.
+  const destinationOf: NumericPrefix[][] = [
+    resolved.map((r) => ipv4Prefix(r.subnet)),
+    resolved.map((_, s) => ({ value: s, length: 16 })),
   ];
+  const formatDestination = [
+    (p: NumericPrefix): string => `${formatIPv4Number(p.value)}/${p.length}`,
+    (p: NumericPrefix): string => ula(hash, p.value, 0, 48 + p.length),
+  ];
+  const familyBits = [32, 16];
   const seen = new Int32Array(n).fill(-1);
   const expanded = new Int32Array(m).fill(-1);
   const targeted = new Int32Array(m).fill(-1);
@@ -273,18 +308,35 @@ export function planLab(spec: LabSpec, name: string): LabPlan {
     const dev = new Map(
       node.interfaces.map((i, k) => [segmentsOf[source]![k]!, i.name]),
     );
+    // Per family, the destinations of each first hop, merged.
     const routes: PlannedRoute[] = [];
     for (const family of ipv6 ? [0, 1] : [0]) {
+      const byHop = new Map<number, NumericPrefix[]>();
       for (let s = 0; s < m; s++) {
         if (targeted[s] !== source || target[s] === -1) continue;
         const reached = target[s]!;
-        const hop = hopSegment[reached]!;
-        routes.push({
-          destination: destinationOf[family]![s]!,
-          via: viaOf[family]![hop]![hopMember[reached]!]!,
-          dev: dev.get(hop)!,
-        });
+        const key = hopSegment[reached]! * 65536 + hopMember[reached]!;
+        let list = byHop.get(key);
+        if (list === undefined) byHop.set(key, list = []);
+        list.push(destinationOf[family]![s]!);
       }
+      const merged: { prefix: NumericPrefix; route: PlannedRoute }[] = [];
+      for (const [key, list] of byHop) {
+        const hop = Math.floor(key / 65536);
+        const via = viaOf[family]![hop]![key % 65536]!;
+        for (const prefix of mergePrefixes(list, familyBits[family]!)) {
+          merged.push({
+            prefix,
+            route: {
+              destination: formatDestination[family]!(prefix),
+              via,
+              dev: dev.get(hop)!,
+            },
+          });
+        }
+      }
+      merged.sort((a, b) => a.prefix.value - b.prefix.value);
+      for (const { route } of merged) routes.push(route);
     }
     node.routes = routes;
   }
