@@ -21,6 +21,7 @@ import {
   LATEST_VERSION,
   parseEnv,
 } from "./config.ts";
+import { bindLibcSymbols } from "../../../ffi/libc.ts";
 import { asCniError } from "./errors.ts";
 import {
   cmdAdd,
@@ -59,6 +60,22 @@ export async function runPlugin(
     if (typeof raw.cniVersion === "string" && raw.cniVersion !== "") {
       version = raw.cniVersion;
     }
+    // The system calls every verb makes, bound in one dlopen instead of one each.
+    bindLibcSymbols([
+      "statfs",
+      "open",
+      "ioctl",
+      "fstat",
+      "setns",
+      "socket",
+      "bind",
+      "getsockname",
+      "setsockopt",
+      "sendto",
+      "recv",
+      "close",
+      "flock",
+    ]);
     const inv: Invocation = { env, raw, processEnv };
     switch (env.command) {
       case "ADD":
@@ -86,9 +103,27 @@ export async function runPlugin(
   }
 }
 
+/** All of standard input, read synchronously (a stream costs milliseconds to set up). */
+function readStdin(): string {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(65536);
+  for (;;) {
+    const n = Deno.stdin.readSync(buffer);
+    if (n === null || n === 0) break;
+    chunks.push(buffer.slice(0, n));
+  }
+  const all = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
 /** The plugin program: standard input, environment and output of this process. */
 export async function pluginMain(): Promise<number> {
-  const stdin = await new Response(Deno.stdin.readable).text();
+  const stdin = readStdin();
   const out = await runPlugin(Deno.env.toObject(), stdin);
   if (out.stdout !== "") {
     const bytes = new TextEncoder().encode(out.stdout);

@@ -12,6 +12,13 @@
  * @module
  */
 
+import {
+  close,
+  flock,
+  fstatIdentity,
+  O,
+  openPath,
+} from "../../../ffi/syscalls.ts";
 import { writeFileAtomicSync } from "../../fs.ts";
 import { CNI_ERROR, CniError } from "./errors.ts";
 import type { SubnetConfig } from "./config.ts";
@@ -92,42 +99,49 @@ function readJson(path: string): NetworkFile | undefined {
   }
 }
 
-/** The lock of the data dir, with a deadline (then error 11). */
-async function lockDir(path: string, timeoutMs: number): Promise<Deno.FsFile> {
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+/**
+ * The lock of the data dir, with a deadline (then error 11): a
+ * non-blocking `flock` tried every few milliseconds, so the uncontended
+ * case costs one system call. Returns the locked fd.
+ */
+async function lockDir(path: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const file = await Deno.open(path, {
-      read: true,
-      write: true,
-      create: true,
-      mode: 0o600,
-    });
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fd = openPath(path, O.RDWR | O.CREAT, 0o600);
+    let locked = false;
     try {
-      const left = deadline - Date.now();
-      const timedOut = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), Math.max(left, 0));
-      });
-      const won = await Promise.race([file.lock(true), timedOut]);
-      if (won === "timeout") {
-        throw new CniError(
-          CNI_ERROR.TRY_AGAIN_LATER,
-          `the IPAM store ${path} stayed locked for ${timeoutMs} ms`,
-          "another nsnet plugin process holds it; try again later",
-        );
+      for (;;) {
+        try {
+          flock(fd, LOCK_EX | LOCK_NB, path);
+          locked = true;
+          break;
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (code !== "EWOULDBLOCK" && code !== "EAGAIN") throw error;
+        }
+        if (Date.now() >= deadline) {
+          throw new CniError(
+            CNI_ERROR.TRY_AGAIN_LATER,
+            `the IPAM store ${path} stayed locked for ${timeoutMs} ms`,
+            "another nsnet plugin process holds it; try again later",
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
+      // Another holder may have removed the file while we waited.
+      let same = false;
+      try {
+        same = BigInt(Deno.statSync(path).ino ?? -1) === fstatIdentity(fd).ino;
+      } catch { /* removed */ }
+      if (same) return fd;
     } catch (error) {
-      file.close();
+      close(fd);
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
-    let same = false;
-    try {
-      same = Deno.statSync(path).ino === file.statSync().ino;
-    } catch { /* removed while we waited */ }
-    if (same) return file;
-    file.close();
+    if (locked) close(fd);
   }
 }
 
@@ -138,11 +152,11 @@ async function lockDir(path: string, timeoutMs: number): Promise<Deno.FsFile> {
 export class Store {
   /** The data dir. */
   readonly dir: string;
-  #lock: Deno.FsFile | undefined;
+  #lock: number | undefined;
   #files = new Map<string, NetworkFile>();
   #dirty = new Set<string>();
 
-  private constructor(dir: string, lock: Deno.FsFile) {
+  private constructor(dir: string, lock: number) {
     this.dir = dir;
     this.#lock = lock;
   }
@@ -225,7 +239,7 @@ export class Store {
         } catch { /* holds something else */ }
       }
     } catch { /* already gone */ }
-    lock.close();
+    close(lock);
   }
 
   /** Closes at the end of a `using` block. */
