@@ -377,63 +377,63 @@ export function decodeLink(
     const type = view.getUint16(p + 2, true) & NLA_TYPE_MASK;
     p += align(size);
     switch (type) {
-      case IFLA.IFNAME:
+      case 3: // IFLA.IFNAME
         link.name = attrString(bytes, at, length);
         break;
-      case IFLA.MTU:
+      case 4: // IFLA.MTU
         link.mtu = attrU32(view, at, length);
         break;
-      case IFLA.MIN_MTU:
+      case 50: // IFLA.MIN_MTU
         link.minMtu = attrU32(view, at, length);
         break;
-      case IFLA.MAX_MTU:
+      case 51: // IFLA.MAX_MTU
         link.maxMtu = attrU32(view, at, length);
         break;
-      case IFLA.ADDRESS:
+      case 1: // IFLA.ADDRESS
         link.mac = formatMac(bytes, at, length);
         break;
-      case IFLA.BROADCAST:
+      case 2: // IFLA.BROADCAST
         link.broadcast = formatMac(bytes, at, length);
         break;
-      case IFLA.PERM_ADDRESS:
+      case 54: // IFLA.PERM_ADDRESS
         link.permanentMac = formatMac(bytes, at, length);
         break;
-      case IFLA.OPERSTATE: {
+      case 16: { // IFLA.OPERSTATE
         const state = attrU8(view, at, length);
         link.operstate = OPERSTATES[state] ?? `STATE${state}`;
         break;
       }
-      case IFLA.MASTER:
+      case 10: // IFLA.MASTER
         link.master = attrU32(view, at, length);
         break;
-      case IFLA.LINK:
+      case 5: // IFLA.LINK
         link.link = attrU32(view, at, length);
         break;
-      case IFLA.LINK_NETNSID:
+      case 37: // IFLA.LINK_NETNSID
         link.linkNetnsId = attrI32(view, at, length);
         break;
-      case IFLA.QDISC:
+      case 6: // IFLA.QDISC
         link.qdisc = attrString(bytes, at, length);
         break;
-      case IFLA.TXQLEN:
+      case 13: // IFLA.TXQLEN
         link.txqlen = attrU32(view, at, length);
         break;
-      case IFLA.GROUP:
+      case 27: // IFLA.GROUP
         link.group = attrU32(view, at, length);
         break;
-      case IFLA.PROMISCUITY:
+      case 30: // IFLA.PROMISCUITY
         link.promiscuity = attrU32(view, at, length);
         break;
-      case IFLA.CARRIER:
+      case 33: // IFLA.CARRIER
         link.carrier = attrU8(view, at, length) !== 0;
         break;
-      case IFLA.CARRIER_CHANGES:
+      case 35: // IFLA.CARRIER_CHANGES
         link.carrierChanges = attrU32(view, at, length);
         break;
-      case IFLA.IFALIAS:
+      case 20: // IFLA.IFALIAS
         link.alias = attrString(bytes, at, length);
         break;
-      case IFLA.PROP_LIST:
+      case 52: // IFLA.PROP_LIST
         forEachAttribute(
           view,
           at,
@@ -445,68 +445,68 @@ export function decodeLink(
           },
         );
         break;
-      case IFLA.STATS64:
+      case 23: // IFLA.STATS64
         link.stats = decodeLinkStats(view, at, length);
         break;
-      case IFLA.LINKINFO: {
+      case 18: { // IFLA.LINKINFO
         const info = decodeLinkInfo(bytes, view, at, at + length);
         link.info = info;
         link.kind = info.kind;
         link.slaveKind = info.slaveKind;
         break;
       }
-      case IFLA.LINKMODE:
+      case 17: // IFLA.LINKMODE
         link.linkMode = attrU8(view, at, length);
         break;
-      case IFLA_MORE.ALLMULTI:
+      case 61: // IFLA_MORE.ALLMULTI
         link.allmulti = attrU32(view, at, length);
         break;
-      case IFLA_MORE.NUM_TX_QUEUES:
+      case 31: // IFLA_MORE.NUM_TX_QUEUES
         link.numTxQueues = attrU32(view, at, length);
         break;
-      case IFLA_MORE.NUM_RX_QUEUES:
+      case 32: // IFLA_MORE.NUM_RX_QUEUES
         link.numRxQueues = attrU32(view, at, length);
         break;
-      case IFLA_MORE.GSO_MAX_SEGS:
+      case 40: // IFLA_MORE.GSO_MAX_SEGS
         link.gsoMaxSegs = attrU32(view, at, length);
         break;
-      case IFLA_MORE.GSO_MAX_SIZE:
+      case 41: // IFLA_MORE.GSO_MAX_SIZE
         link.gsoMaxSize = attrU32(view, at, length);
         break;
-      case IFLA_MORE.GRO_MAX_SIZE:
+      case 58: // IFLA_MORE.GRO_MAX_SIZE
         link.groMaxSize = attrU32(view, at, length);
         break;
-      case IFLA_MORE.TSO_MAX_SIZE:
+      case 59: // IFLA_MORE.TSO_MAX_SIZE
         link.tsoMaxSize = attrU32(view, at, length);
         break;
-      case IFLA_MORE.TSO_MAX_SEGS:
+      case 60: // IFLA_MORE.TSO_MAX_SEGS
         link.tsoMaxSegs = attrU32(view, at, length);
         break;
-      case IFLA_MORE.GSO_IPV4_MAX_SIZE:
+      case 63: // IFLA_MORE.GSO_IPV4_MAX_SIZE
         link.gsoIpv4MaxSize = attrU32(view, at, length);
         break;
-      case IFLA_MORE.GRO_IPV4_MAX_SIZE:
+      case 64: // IFLA_MORE.GRO_IPV4_MAX_SIZE
         link.groIpv4MaxSize = attrU32(view, at, length);
         break;
-      case IFLA_MORE.CARRIER_UP_COUNT:
+      case 47: // IFLA_MORE.CARRIER_UP_COUNT
         link.carrierUpCount = attrU32(view, at, length);
         break;
-      case IFLA_MORE.CARRIER_DOWN_COUNT:
+      case 48: // IFLA_MORE.CARRIER_DOWN_COUNT
         link.carrierDownCount = attrU32(view, at, length);
         break;
-      case IFLA_MORE.PROTO_DOWN:
+      case 39: // IFLA_MORE.PROTO_DOWN
         link.protoDown = attrU8(view, at, length) !== 0;
         break;
-      case IFLA_MORE.NETNS_IMMUTABLE:
+      case 67: // IFLA_MORE.NETNS_IMMUTABLE
         link.netnsImmutable = attrU8(view, at, length) !== 0;
         break;
-      case IFLA_MORE.HEADROOM:
+      case 68: // IFLA_MORE.HEADROOM
         link.headroom = attrU16(view, at, length);
         break;
-      case IFLA_MORE.TAILROOM:
+      case 69: // IFLA_MORE.TAILROOM
         link.tailroom = attrU16(view, at, length);
         break;
-      case IFLA_MORE.MAX_PACING_OFFLOAD_HORIZON:
+      case 66: // IFLA_MORE.MAX_PACING_OFFLOAD_HORIZON
         link.maxPacingOffloadHorizon = attrU32(view, at, length);
         break;
       default: {
