@@ -22,7 +22,11 @@ import {
   allocateAddresses,
   type NetworkFile,
 } from "../lib/cni/plugin/store.ts";
-import { launcherScript, pluginConflist } from "../lib/cni/plugin/install.ts";
+import {
+  installPlugin,
+  launcherScript,
+  pluginConflist,
+} from "../lib/cni/plugin/install.ts";
 
 const ENV = {
   CNI_COMMAND: "ADD",
@@ -227,4 +231,33 @@ Deno.test("cni plugin install: the launcher and the conflist", () => {
   const list = pluginConflist("net", ["10.1.0.0/24"]);
   assertEquals(list.cniVersion, "1.0.0");
   assertEquals((list.plugins as { type: string }[])[0]!.type, "nsnet");
+});
+
+Deno.test("cni plugin install: a launcher and a conflist in the dirs given", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "nsnet-cni-install-" });
+  try {
+    const result = installPlugin({
+      binDir: `${dir}/bin`,
+      confDir: `${dir}/conf`,
+      network: "mynet",
+      subnets: ["10.50.0.0/16", "fd00:50::/64"],
+      source: true,
+    });
+    assertEquals(result.plugin, `${dir}/bin/nsnet`);
+    assertEquals(result.kind, "source");
+    assertEquals(Deno.statSync(result.plugin).mode! & 0o755, 0o755);
+    assertEquals(
+      Deno.readTextFileSync(result.plugin).includes(result.target),
+      true,
+    );
+    const list = JSON.parse(Deno.readTextFileSync(result.conflist!));
+    assertEquals(list.name, "mynet");
+    assertEquals(list.plugins[0].subnets, ["10.50.0.0/16", "fd00:50::/64"]);
+    assertThrows(() => installPlugin({ binDir: `${dir}/bin`, network: "x" }));
+    assertThrows(() =>
+      installPlugin({ binDir: `${dir}/bin`, network: "x", subnets: ["nope"] })
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
