@@ -32,6 +32,7 @@ async function iperf(
   port: number,
   prefix: string[] = [],
 ): Promise<number> {
+  let last = "";
   for (let i = 0; i < 20; i++) {
     const [program, ...args] = [
       ...prefix,
@@ -55,11 +56,13 @@ async function iperf(
     }).output();
     if (out.success) {
       const json = JSON.parse(new TextDecoder().decode(out.stdout));
-      return json.end.sum_received.bits_per_second / 1e9;
+      const bits = json.end?.sum_received?.bits_per_second;
+      if (typeof bits === "number") return bits / 1e9;
+      last = json.error ?? "no sum_received";
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`iperf3 to ${host}:${port} got no result`);
+  throw new Error(`iperf3 to ${host}:${port} got no result: ${last}`);
 }
 
 function serverIn(prefix: string[], port = 5201): Deno.ChildProcess {
@@ -68,10 +71,30 @@ function serverIn(prefix: string[], port = 5201): Deno.ChildProcess {
     .spawn();
 }
 
+/** The pids of `pid`'s descendants (pasta forks its namespace's command). */
+function descendants(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const text = Deno.readTextFileSync(
+        `/proc/${pid}/task/${task.name}/children`,
+      );
+      children = children.concat(text.split(" ").filter(Boolean).map(Number));
+    }
+  } catch { /* gone */ }
+  return children.flatMap((c) => [c, ...descendants(c)]);
+}
+
 async function stop(child: Deno.ChildProcess): Promise<void> {
+  const below = descendants(child.pid);
   try {
     child.kill("SIGKILL");
   } catch { /* gone */ }
+  for (const pid of below) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
   await child.status;
 }
 
@@ -95,6 +118,7 @@ async function measure(name: string, fn: () => Promise<number>): Promise<void> {
       name,
       `not measured: ${(error as Error).message.split("\n")[0]}`,
     ]);
+    console.error(`${name}: ${results.at(-1)![1]}`);
   }
 }
 

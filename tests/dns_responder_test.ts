@@ -18,6 +18,11 @@ import {
   TYPE,
 } from "../lib/dns/message.ts";
 import { type NameAddresses, startDnsResponder } from "../lib/dns/responder.ts";
+import {
+  dnsEnabled,
+  networkUpstreams,
+  parseUpstream,
+} from "../lib/dns/network_dns.ts";
 
 Deno.test("DNS codec: a query and its answer round-trip", () => {
   const query = parseQuery(encodeQuery(0x1234, "Web.Example", TYPE.AAAA));
@@ -301,4 +306,39 @@ Deno.test("responder: 1,000 queries a second for 5 s, every one answered", async
     await c.close();
     await responder.close();
   }
+});
+
+Deno.test("network upstreams: --dns-upstream parsed, --internal forwards nothing, loopback never from the host's file", () => {
+  assertEquals(parseUpstream("127.0.0.1:5353"), {
+    host: "127.0.0.1",
+    port: 5353,
+  });
+  assertEquals(parseUpstream("192.0.2.1"), { host: "192.0.2.1", port: 53 });
+  assertEquals(parseUpstream("[::1]:5353"), { host: "::1", port: 5353 });
+  assertEquals(parseUpstream("fd00::53"), { host: "fd00::53", port: 53 });
+  assertThrows(
+    () => parseUpstream("dns.example:53"),
+    Error,
+    "invalid DNS upstream",
+  );
+  const network = {
+    name: "n",
+    bridge: "n0",
+    subnet: "10.5.0.0/24",
+    gateway: "10.5.0.1",
+    dnsUpstreams: ["127.0.0.1:5353"],
+  };
+  assertEquals(networkUpstreams(network), [{ host: "127.0.0.1", port: 5353 }]);
+  assertEquals(networkUpstreams({ ...network, internal: true }), []);
+  for (
+    const upstream of networkUpstreams({ ...network, dnsUpstreams: undefined })
+  ) {
+    assert(
+      !upstream.host.startsWith("127.") && upstream.host !== "::1",
+      upstream.host,
+    );
+  }
+  assertEquals(dnsEnabled(network), true);
+  assertEquals(dnsEnabled({ ...network, disableDns: true }), false);
+  assertEquals(dnsEnabled({ ...network, name: "bridge" }), false);
 });

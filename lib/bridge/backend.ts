@@ -255,6 +255,10 @@ function ensureBridge(
       name: network.bridge,
       up: true,
       mtu: network.mtu,
+      // A MAC of its own: else the bridge takes its lowest port's, and changes
+      // it when that sandbox goes, so the others' neighbour entries for the
+      // gateway (and its DNS responder) point nowhere for seconds.
+      mac: randomMac(),
     });
     debug(`created bridge ${network.bridge}`);
   }

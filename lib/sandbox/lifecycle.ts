@@ -198,7 +198,7 @@ async function configure(
     bringLoopbackUp(ns);
     await writeResolvConf(sandboxResolvConf(record.name), {
       nameservers: record.dns.length > 0 ? record.dns : prepared.nameservers,
-      keepHostServers: record.dns.length === 0,
+      keepHostServers: record.dns.length === 0 && !prepared.onlyNameservers,
       ipv6: prepared.ipv6 ?? false,
     });
     record.status = await prepared.setup(record, ns);

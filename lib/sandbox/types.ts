@@ -109,6 +109,11 @@ export interface PreparedBackend {
   readonly namespace: "own" | "join";
   /** The DNS servers of its resolv.conf when the user gave none; undefined keeps the host's. */
   readonly nameservers?: string[];
+  /**
+   * Whether the resolv.conf lists only `nameservers`, without the host's
+   * after them: a network's DNS responder, which forwards the rest itself.
+   */
+  readonly onlyNameservers?: boolean;
   /** Whether its resolv.conf may list IPv6 servers. */
   readonly ipv6?: boolean;
   /**

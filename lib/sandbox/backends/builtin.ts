@@ -155,6 +155,7 @@ export const builtinBackend: NetworkBackend = {
       namespace: "own",
       // The network's DNS responder first: the sandboxes' names, then upstream.
       nameservers: dnsEnabled(found) ? [found.gateway] : undefined,
+      onlyNameservers: dnsEnabled(found),
       setup: (record, ns) => bridgeSetup(record, ns!, network, options.helper),
     };
   },
