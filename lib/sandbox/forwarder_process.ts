@@ -10,8 +10,8 @@
 
 import { NsnetError, SandboxNotFoundError } from "../errors.ts";
 import {
-  type Forwarder,
   forwardedInUserspace,
+  type Forwarder,
   startForwarder,
 } from "../ports/forwarder.ts";
 import { processAlive, processStartTime } from "../process_identity.ts";
