@@ -130,3 +130,45 @@ export function isExecutableFile(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * The JSON record files of a state directory (`NAME.json`, not hidden), by
+ * name with their text; a missing directory has none, a file that vanishes
+ * while being read is skipped. Parsing is the caller's: some skip damaged
+ * records, `nsnet gc` collects them.
+ */
+export function readRecordFiles(
+  dir: string,
+): { name: string; text: string }[] {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return [];
+  }
+  const files: { name: string; text: string }[] = [];
+  for (const entry of entries) {
+    if (
+      !entry.isFile || !entry.name.endsWith(".json") ||
+      entry.name.startsWith(".")
+    ) continue;
+    try {
+      files.push({
+        name: entry.name.slice(0, -".json".length),
+        text: Deno.readTextFileSync(`${dir}/${entry.name}`),
+      });
+    } catch { /* vanished */ }
+  }
+  return files;
+}
+
+/** The records of {@linkcode readRecordFiles} that parse, sorted by name; damaged ones are skipped. */
+export function readRecords<T extends { name: string }>(dir: string): T[] {
+  const records: T[] = [];
+  for (const { text } of readRecordFiles(dir)) {
+    try {
+      records.push(JSON.parse(text));
+    } catch { /* damaged */ }
+  }
+  return records.sort((a, b) => a.name.localeCompare(b.name));
+}

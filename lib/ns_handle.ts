@@ -142,6 +142,25 @@ export function enterableNS(target: NamespaceTarget, operation: string): NetNS {
   return ns;
 }
 
+/**
+ * A UDP socket inside the target's namespace, as `Deno.listenDatagram`
+ * (root only: Deno cannot adopt a UDP socket made by another thread).
+ * Without Deno's `--unstable-net` one clear error says so.
+ */
+export function listenDatagramIn(
+  target: NamespaceTarget,
+  operation: string,
+  options: Deno.UdpListenOptions & { transport: "udp" },
+): Deno.DatagramConn {
+  if (typeof Deno.listenDatagram !== "function") {
+    throw new NsnetError("UDP needs Deno.listenDatagram", {
+      hint: "run Deno with --unstable-net",
+    });
+  }
+  using ns = enterableNS(target, operation);
+  return ns.run(() => Deno.listenDatagram(options));
+}
+
 /** Runs the synchronous `fn` with the calling thread inside the target's namespace (root only). */
 export function runIn<T>(
   target: NamespaceTarget,

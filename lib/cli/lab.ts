@@ -11,7 +11,7 @@ import { waitForwardingSignals } from "../child.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { Lab, type LabStatus, type LinkStatus } from "../lab/lab.ts";
 import { readLabSpecFile } from "../lab/spec.ts";
-import { processAlive } from "../lab/store.ts";
+import { creatorAlive, type LabRecord } from "../lab/store.ts";
 import type { Impairment } from "../lab/types.ts";
 import { EXIT, ExitRequest, printJson, printTable } from "./output.ts";
 import { forEachName } from "./report.ts";
@@ -49,16 +49,16 @@ function linkLabel(link: LinkStatus): string {
 }
 
 /** A lab in `ls`: remains of a killed `up` show as such. */
-function phaseOf(lab: { phase: string; pid: number }): string {
-  return lab.phase === "creating" && !processAlive(lab.pid)
+function phaseOf(record: LabRecord): string {
+  return record.phase === "creating" && !creatorAlive(record)
     ? "remains (creator killed)"
-    : lab.phase;
+    : record.phase;
 }
 
-function printStatus(status: LabStatus): void {
+function printStatus(status: LabStatus, record: LabRecord): void {
   console.log(
     `lab ${status.name}: ${
-      phaseOf(status)
+      phaseOf(record)
     }, ${status.nodes.length} nodes, ${status.links.length} links/switches, created ${status.created}${
       status.rootless ? ", rootless" : ""
     }`,
@@ -160,9 +160,9 @@ function lsCommand(): CommandUnknownOpts {
       }
       printTable(
         ["NAME", "PHASE", "NODES", "LINKS", "SWITCHES", "CREATED"],
-        rows.map((r) => [
+        rows.map((r, i) => [
           r.name,
-          phaseOf(r),
+          phaseOf(labs[i]!.record()),
           String(r.nodes.length),
           String(r.links),
           String(r.switches),
@@ -180,9 +180,10 @@ function showCommand(): CommandUnknownOpts {
     .argument("<name>", "lab name")
     .option("--json", "print as JSON")
     .action((name, opts) => {
-      const status = Lab.open(name).status();
+      const lab = Lab.open(name);
+      const status = lab.status();
       if (opts.json) printJson(status);
-      else printStatus(status);
+      else printStatus(status, lab.record());
     });
 }
 

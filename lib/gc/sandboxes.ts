@@ -12,6 +12,7 @@
 import { NsnetError, SandboxNotFoundError } from "../errors.ts";
 import { getNS } from "../netns/netns.ts";
 import { unmountNS } from "../netns/teardown.ts";
+import { readRecordFiles } from "../fs.ts";
 import { processAlive } from "../process_identity.ts";
 import {
   orphanedSandboxes,
@@ -56,32 +57,14 @@ export function sandboxGone(name: string): boolean {
 
 /** The sandbox records that are not JSON (or not a record), by name, with their text. */
 function damagedRecords(): { name: string; text: string }[] {
-  const damaged: { name: string; text: string }[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(sandboxDir())];
-  } catch {
-    return damaged;
-  }
-  for (const entry of entries) {
-    if (
-      !entry.isFile || !entry.name.endsWith(".json") ||
-      entry.name.startsWith(".")
-    ) continue;
-    const name = entry.name.slice(0, -".json".length);
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(`${sandboxDir()}/${entry.name}`);
-    } catch {
-      continue; // vanished
-    }
+  return readRecordFiles(sandboxDir()).filter(({ text }) => {
     try {
       const parsed = JSON.parse(text);
-      if (typeof parsed === "object" && parsed !== null) continue;
-    } catch { /* damaged */ }
-    damaged.push({ name, text });
-  }
-  return damaged;
+      return typeof parsed !== "object" || parsed === null;
+    } catch {
+      return true; // damaged
+    }
+  });
 }
 
 /** The namespace a damaged record still names, when nsnet made it (`"ownsNetns": true`). */

@@ -11,6 +11,7 @@ import { warn } from "../log.ts";
 import { getLink, setLink } from "../netlink/link.ts";
 import type { LinkStats } from "../netlink/link_message.ts";
 import { replaceRoute } from "../netlink/route.ts";
+import { processStartTime } from "../process_identity.ts";
 import { isRootless } from "../rootless/detect.ts";
 import { needsUserNS } from "../rootless/userns.ts";
 import {
@@ -172,6 +173,7 @@ export async function createLabFromPlan(plan: LabPlan): Promise<Lab> {
       name: plan.name,
       phase: "creating",
       pid: Deno.pid,
+      start: processStartTime(Deno.pid),
       created: new Date().toISOString(),
       rootless: isRootless(),
       plan,

@@ -11,7 +11,7 @@ import { inspectNetNS, type StatusBlock } from "../inspect.ts";
 import { getNS } from "../netns/netns.ts";
 import {
   connectIn,
-  enterableNS,
+  listenDatagramIn,
   listenIn,
   type NamespaceTarget,
   outputOf,
@@ -141,8 +141,7 @@ export class LabNode {
     options: Deno.UdpListenOptions & { transport: "udp" },
   ): Deno.DatagramConn {
     requirePrivilege("LabNode.listenDatagram");
-    using ns = enterableNS(this.#target(), "LabNode.listenDatagram");
-    return ns.run(() => Deno.listenDatagram(options));
+    return listenDatagramIn(this.#target(), "LabNode.listenDatagram", options);
   }
 
   /**

@@ -9,8 +9,9 @@
  */
 
 import { NsnetError } from "../errors.ts";
-import { writeFileAtomicSync } from "../fs.ts";
+import { readRecords, writeFileAtomicSync } from "../fs.ts";
 import { FileLock } from "../lock.ts";
+import { processAlive } from "../process_identity.ts";
 import { stateDir } from "../sandbox/store.ts";
 import { validateLabName } from "./spec.ts";
 import type { Impairment, LabPlan } from "./types.ts";
@@ -23,6 +24,8 @@ export interface LabRecord {
   phase: "creating" | "ready";
   /** The pid of the process that created it. */
   pid: number;
+  /** That process's start time (`/proc/PID/stat`), so that a reused pid is not taken for it. */
+  start?: string;
   /** When it was created (ISO 8601). */
   created: string;
   /** Whether it was made inside a user namespace (rootless). */
@@ -109,33 +112,10 @@ export function pruneLabDirs(): void {
 
 /** Every lab record, sorted by name. Damaged records are skipped. */
 export function listLabRecords(): LabRecord[] {
-  const records: LabRecord[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(labDir())];
-  } catch {
-    return [];
-  }
-  for (const entry of entries) {
-    if (
-      !entry.isFile || !entry.name.endsWith(".json") ||
-      entry.name.startsWith(".")
-    ) continue;
-    try {
-      records.push(
-        JSON.parse(Deno.readTextFileSync(`${labDir()}/${entry.name}`)),
-      );
-    } catch { /* damaged or vanishing */ }
-  }
-  return records.sort((a, b) => a.name.localeCompare(b.name));
+  return readRecords<LabRecord>(labDir());
 }
 
-/** Whether process `pid` is alive (a zombie or another user's counts as alive). */
-export function processAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+/** Whether the process that created lab `record` still runs (checked by pid and start time). */
+export function creatorAlive(record: LabRecord): boolean {
+  return processAlive(record.pid, record.start);
 }

@@ -15,7 +15,7 @@ import {
 import type { StatusBlock } from "../inspect.ts";
 import {
   connectIn,
-  enterableNS,
+  listenDatagramIn,
   listenIn,
   type NamespaceTarget,
   outputOf,
@@ -290,13 +290,7 @@ export class Sandbox implements AsyncDisposable {
     options: Deno.UdpListenOptions & { transport: "udp" },
   ): Deno.DatagramConn {
     requirePrivilege("Sandbox.listenDatagram");
-    if (typeof Deno.listenDatagram !== "function") {
-      throw new NsnetError("UDP needs Deno.listenDatagram", {
-        hint: "run Deno with --unstable-net",
-      });
-    }
-    using ns = enterableNS(this.#target(), "Sandbox.listenDatagram");
-    return ns.run(() => Deno.listenDatagram(options));
+    return listenDatagramIn(this.#target(), "Sandbox.listenDatagram", options);
   }
 
   /**

@@ -10,7 +10,7 @@
 import { FileLock } from "../lock.ts";
 import { getEnv } from "../env.ts";
 import { NsnetError } from "../errors.ts";
-import { writeFileAtomicSync } from "../fs.ts";
+import { readRecords, writeFileAtomicSync } from "../fs.ts";
 import { validateNSName } from "../netns/name.ts";
 import { isRootless } from "../rootless/detect.ts";
 import { rootlessStateDir } from "../rootless/runtime_dir.ts";
@@ -116,23 +116,5 @@ export function removeRecord(name: string): void {
 
 /** Every sandbox record, sorted by name. Damaged records are skipped. */
 export function listRecords(): SandboxRecord[] {
-  const records: SandboxRecord[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(sandboxDir())];
-  } catch {
-    return [];
-  }
-  for (const entry of entries) {
-    if (
-      !entry.isFile || !entry.name.endsWith(".json") ||
-      entry.name.startsWith(".")
-    ) continue;
-    try {
-      records.push(
-        JSON.parse(Deno.readTextFileSync(`${sandboxDir()}/${entry.name}`)),
-      );
-    } catch { /* damaged or vanishing */ }
-  }
-  return records.sort((a, b) => a.name.localeCompare(b.name));
+  return readRecords<SandboxRecord>(sandboxDir());
 }
