@@ -3,13 +3,16 @@
  * or as the compiled `nsnet` binary.
  *
  * The full CLI (commander and everything it loads) is imported only when
- * needed: the warm `rootless exec` path runs without it, so that its cost
- * is little more than Deno's own startup.
+ * needed: the warm `rootless exec` path, the commands that only read state
+ * (`list`, `sandbox ls`, `inspect`) and the top-level `--help` and
+ * `--version` run without it, so that their cost is little more than Deno's
+ * own startup. Each loads only the modules it uses.
  *
  * @module
  */
 
 import { plainRootlessExec, wantsUserNS } from "./lib/cli/argv.ts";
+import { readCommand } from "./lib/cli/read_commands.ts";
 import { viaPause } from "./lib/rootless/access.ts";
 
 /**
@@ -22,18 +25,34 @@ export async function main(args: readonly string[]): Promise<number> {
     const warm = await tryWarmRootlessExec(command);
     if (warm !== undefined) return warm;
   }
-  const userns = await import("./lib/rootless/userns.ts");
-  if (userns.needsUserNS() && wantsUserNS(args)) {
-    // Unprivileged: run again inside nsnet's user namespace, before loading the full CLI.
-    if (args.includes("--debug")) (await import("./lib/log.ts")).setDebug(true);
-    try {
-      return await userns.reexecInUserNS(args);
-    } catch (error) {
-      return (await import("./lib/cli/report.ts")).reportError(error);
+  // Real root needs no user namespace: that takes no module to tell.
+  if (!isRealRoot() && wantsUserNS(args)) {
+    const userns = await import("./lib/rootless/userns.ts");
+    if (userns.needsUserNS()) {
+      // Unprivileged: run again inside nsnet's user namespace, before loading the full CLI.
+      if (args.includes("--debug")) {
+        (await import("./lib/log.ts")).setDebug(true);
+      }
+      try {
+        return await userns.reexecInUserNS(args);
+      } catch (error) {
+        return (await import("./lib/cli/report.ts")).reportError(error);
+      }
     }
   }
+  const read = readCommand(args);
+  if (read !== undefined) return await read();
   const cli = await import("./lib/cli/main.ts");
   return await cli.main(args);
+}
+
+/** Whether this process runs as uid 0 (false when Deno may not tell). */
+function isRealRoot(): boolean {
+  try {
+    return Deno.uid() === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** `rootless exec -- CMD` without the full CLI; undefined when that path does not apply. */

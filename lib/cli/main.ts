@@ -36,11 +36,9 @@ import { needsUserNS, reexecInUserNS } from "../rootless/userns.ts";
 import { wantsUserNS } from "./argv.ts";
 import { EXIT } from "./output.ts";
 import { reportError as reportNsnetError } from "./report.ts";
-// The version is written once, in deno.json; only the full CLI loads it.
-import denoConfig from "../../deno.json" with { type: "json" };
+import { VERSION } from "../version.ts";
 
-/** nsnet's version, as published. */
-export const VERSION: string = denoConfig.version;
+export { VERSION };
 
 function buildProgram(): Command {
   const program = new Command("nsnet")

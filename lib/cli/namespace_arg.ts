@@ -5,7 +5,8 @@
  * @module
  */
 
-import { InvalidArgumentError } from "../errors.ts";
+import { InvalidArgumentError, NsnetError } from "../errors.ts";
+import { pathExists } from "../fs.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
 import { currentNS, getNS, type NetNS } from "../netns/netns.ts";
 import { nsPath } from "../netns/run_dir.ts";
@@ -37,4 +38,37 @@ export function parseCount(text: string, what: string): number {
     });
   }
   return Number(text);
+}
+
+/** The help text of `--pid`. */
+export const PID_HELP =
+  "the namespace of this process (/proc/PID/ns/net), e.g. a Podman container's";
+
+/**
+ * Opens the namespace a command names by `NAME|PATH` or by `--pid PID`
+ * (exactly one of them; anything else is a usage error on `command`).
+ */
+export function openNamespaceOrPid(
+  netns: string | undefined,
+  pid: string | undefined,
+  command: { error(message: string): never },
+): NetNS {
+  if ((netns === undefined) === (pid === undefined)) {
+    command.error("error: give either a namespace NAME|PATH or --pid PID");
+  }
+  if (pid === undefined) return openNamespaceArg(netns);
+  if (
+    !/^\d+$/.test(pid) || Number(pid) <= 0 || !Number.isSafeInteger(Number(pid))
+  ) {
+    throw new NsnetError(`invalid pid ${JSON.stringify(pid)}`, {
+      hint: "give a process id such as 1234",
+    });
+  }
+  if (!pathExists(`/proc/${pid}`)) {
+    throw new NsnetError(`no process with pid ${pid}`, {
+      hint:
+        "for a Podman container: podman inspect --format '{{.State.Pid}}' NAME",
+    });
+  }
+  return openNamespaceArg(`/proc/${pid}/ns/net`);
 }

@@ -8,13 +8,14 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { pathExists } from "../fs.ts";
 import { adoptProcessNetNS, newNSWithName } from "../netns/create.ts";
-import { identifyPID, listNS, pidsInNS } from "../netns/list.ts";
+import { identifyPID, pidsInNS } from "../netns/list.ts";
 import { nsPath } from "../netns/run_dir.ts";
 import { unmountNS } from "../netns/teardown.ts";
 import { NamespaceNotFoundError, NsnetError } from "../errors.ts";
 import { runInNamespace } from "./exec.ts";
 import { forEachName } from "./report.ts";
-import { ExitRequest, printJson, printTable } from "./output.ts";
+import { ExitRequest, printJson } from "./output.ts";
+import { printNamespaces } from "./read_commands.ts";
 
 /** The commands that handle named namespaces. */
 export function netnsCommands(): CommandUnknownOpts[] {
@@ -72,17 +73,7 @@ function listCommand(): CommandUnknownOpts {
     .alias("ls")
     .description("list named network namespaces")
     .option("--json", "print as JSON")
-    .action((opts) => {
-      const entries = listNS();
-      if (opts.json) {
-        printJson(entries);
-        return;
-      }
-      printTable(
-        ["NAME", "STATUS", "INODE"],
-        entries.map((e) => [e.name, e.status, e.inode?.toString() ?? "-"]),
-      );
-    });
+    .action((opts) => printNamespaces(Boolean(opts.json)));
 }
 
 function execCommand(): CommandUnknownOpts {
